@@ -1,0 +1,306 @@
+"""Observables computed from spectra or whole trajectories, for :class:`~dmfverify.theorem.ObservableBound` claims.
+
+Each observable is registered under a name and provides:
+
+``compute(context, check, options) -> Enclosure``
+    An enclosure ``[low, high]`` of the observed value.
+``horizon(context, check, options, default) -> int``
+    The last step it needs (0 when it needs no run).
+``levels(context, check, options) -> {index: levels}`` and
+``snapshots(context, check, options, horizon) -> set of steps``
+    What the run must record for it.
+
+Register your own with :func:`observable`; the theorem then names it in
+``ObservableBound(observable="name", ...)``.
+
+Observables that scan every step of a window read the run's snapshots, so the
+window is capped at ``MAX_SCANNED_STEPS`` steps; a longer window gives an
+inconclusive verdict rather than a partial scan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable
+
+import mpmath
+import numpy as np
+
+from dmfverify.errors import InvalidTheorem
+
+__all__ = ["Enclosure", "Observable", "observable", "OBSERVABLES", "MAX_SCANNED_STEPS", "erank_of"]
+
+#: Longest window of steps an observable scans step by step.
+MAX_SCANNED_STEPS = 20_000
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """An observed value known to lie in ``[low, high]``, with a note on how it was obtained."""
+
+    low: Any
+    high: Any
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Observable:
+    """A registered observable (see the module docstring for the four functions)."""
+
+    name: str
+    compute: Callable
+    horizon: Callable
+    levels: Callable
+    snapshots: Callable
+    description: str = ""
+
+
+OBSERVABLES: dict[str, Observable] = {}
+
+
+def _no_levels(context, check, options):
+    return {}
+
+
+def _no_snapshots(context, check, options, horizon):
+    return set()
+
+
+def _no_horizon(context, check, options, default):
+    return 0
+
+
+def observable(name: str, *, horizon=_no_horizon, levels=_no_levels, snapshots=_no_snapshots, description: str = ""):
+    """Register ``compute`` as the observable ``name`` (decorator).
+
+    >>> @observable("zero_example", description="always 0")
+    ... def zero_example(context, check, options):
+    ...     return Enclosure(0, 0, "exact")
+    >>> "zero_example" in OBSERVABLES
+    True
+    """
+
+    def register(compute):
+        if name in OBSERVABLES and OBSERVABLES[name].compute is not compute:
+            raise InvalidTheorem(f"observable {name!r} is already registered; pick another name.")
+        OBSERVABLES[name] = Observable(name, compute, horizon, levels, snapshots, description or (compute.__doc__ or "").strip())
+        return compute
+
+    return register
+
+
+def _mpf(value: Fraction) -> mpmath.mpf:
+    return mpmath.mpf(value.numerator) / value.denominator
+
+
+# ------------------------------------------------------------ spectral limits
+
+
+@observable("limit_eigenvalue_error", description="max_i |max(mu_i, 0) - lambda_i|: eigenvalue error of the limit (Mhat)_+")
+def limit_eigenvalue_error(context, check, options) -> Enclosure:
+    """Return ``max_i |max(mu_i, 0) - lambda_i|`` with the eigenvalue enclosure radii."""
+    mu = context.arrays["mu"]
+    lam = context.arrays["lambda"]
+    radius = context.values.get("_mu_radius", Fraction(0))
+    from dmfverify.spectrum import ground_truth_spectrum
+
+    radius += ground_truth_spectrum(context.instance, dps=context.dps).radius
+    largest = max(abs(max(a, Fraction(0)) - b) for a, b in zip(mu, lam))
+    return Enclosure(max(largest - radius, Fraction(0)), largest + radius, "from certified eigenvalue enclosures")
+
+
+@observable("limit_frobenius_error", description="||(Mhat)_+ - M||_F: Frobenius error of the gradient-descent limit")
+def limit_frobenius_error(context, check, options) -> Enclosure:
+    """Return ``||(Mhat)_+ - M||_F`` computed in mpmath (error estimated from the precision)."""
+    instance = context.instance
+    with mpmath.workdps(context.dps + 10):
+        value = _limit_frobenius(instance, context.dps + 10)
+        error = abs(value) * mpmath.mpf(10) ** (8 - context.dps) + mpmath.mpf(10) ** (-context.dps)
+        return Enclosure(value - error, value + error, "mpmath eigendecomposition; error estimated, not certified")
+
+
+def _limit_frobenius(instance, dps) -> mpmath.mpf:
+    from dmfverify.spectrum import target_spectrum
+
+    spectrum = target_spectrum(instance, dps=dps)
+    n = instance.n
+    truth = instance.ground_truth_matrix()
+    if spectrum.vectors is None:
+        positive = {spectrum.order[j]: max(spectrum.values[j], Fraction(0)) for j in range(n)}
+        total = Fraction(0)
+        for a in range(n):
+            for b in range(n):
+                limit = positive[a] if a == b else Fraction(0)
+                total += (limit - truth[a][b]) ** 2
+        return mpmath.sqrt(_mpf(total))
+    vectors = mpmath.matrix(n, n)
+    for column, values in enumerate(spectrum.vectors):
+        for row, value in enumerate(values):
+            vectors[row, column] = value
+    clipped = mpmath.diag([max(_mpf(value), 0) for value in spectrum.values])
+    limit = vectors * clipped * vectors.T
+    difference = limit - mpmath.matrix([[_mpf(entry) for entry in row] for row in truth])
+    return mpmath.mnorm(difference, "f")
+
+
+@observable("sin_theta_top_r", description="||sin Theta(U_r(Mhat), U_r(M))||_2 between top-r eigenspaces of target and ground truth")
+def sin_theta_top_r(context, check, options) -> Enclosure:
+    """Return the largest principal-angle sine between the top-``r`` eigenspaces of ``Mhat`` and ``M``."""
+    from dmfverify.spectrum import ground_truth_spectrum, target_spectrum
+
+    instance = context.instance
+    rank = instance.rank
+    with mpmath.workdps(context.dps + 10):
+        target = _eigenvectors(target_spectrum(instance, dps=context.dps), instance.n)
+        truth = _eigenvectors(ground_truth_spectrum(instance, dps=context.dps), instance.n)
+        top = target[:, :rank]
+        complement = truth[:, rank:]
+        cross = complement.T * top
+        if cross.rows == 0 or cross.cols == 0:
+            return Enclosure(0, 0, "the complement is empty")
+        singular = mpmath.svd_r(cross, compute_uv=False)
+        value = max(singular[j] for j in range(len(singular)))
+        error = mpmath.mpf(10) ** (8 - context.dps)
+        return Enclosure(max(value - error, 0), value + error, "mpmath eigenvectors; error estimated, not certified")
+
+
+def _eigenvectors(spectrum, n: int) -> mpmath.matrix:
+    vectors = mpmath.matrix(n, n)
+    if spectrum.vectors is None:
+        for column, row in enumerate(spectrum.order):
+            vectors[row, column] = 1
+        return vectors
+    for column, values in enumerate(spectrum.vectors):
+        for row, value in enumerate(values):
+            vectors[row, column] = value
+    return vectors
+
+
+# ------------------------------------------------------------ trajectory scans
+
+
+def erank_of(values: np.ndarray) -> float:
+    """Return the entropy effective rank ``exp(-sum q ln q)``, ``q = p / sum p`` over positive ``p`` (0 for none)."""
+    positive = values[values > 0]
+    if positive.size == 0:
+        return 0.0
+    weights = positive / positive.sum()
+    return float(np.exp(-np.sum(weights * np.log(weights))))
+
+
+def _window(context, check, options) -> tuple[int, int]:
+    start = int(mpmath.ceil(_mpf(Fraction(context.derived[options.get("start", "k_start")]))))
+    stop = int(mpmath.ceil(_mpf(Fraction(context.derived[options.get("stop", "k_end")]))))
+    return max(start, 0), stop
+
+
+def _window_horizon(context, check, options, default):
+    if "start" in options or "k_start" in context.derived:
+        return _window(context, check, options)[1]
+    return min(default, MAX_SCANNED_STEPS)
+
+
+def _window_snapshots(context, check, options, horizon):
+    if "start" in options or "k_start" in context.derived:
+        start, stop = _window(context, check, options)
+    else:
+        start, stop = 0, min(horizon, MAX_SCANNED_STEPS) + 1
+    if stop - start > MAX_SCANNED_STEPS:
+        return set()
+    return set(range(start, stop))
+
+
+def _erank_bounds(context, steps) -> tuple[np.ndarray, np.ndarray]:
+    """Return erank at every step with an error estimate from the enclosure widths of ``p``."""
+    run = context.run
+    n = context.instance.n
+    lows = np.empty((len(steps), n))
+    highs = np.empty((len(steps), n))
+    for column in range(n):
+        for row, step in enumerate(steps):
+            low, high = run.value(column, step)
+            lows[row, column], highs[row, column] = float(low), float(high)
+    middle = (lows + highs) / 2
+    values = np.array([erank_of(row) for row in middle])
+    spread = np.array([abs(erank_of(a) - erank_of(b)) for a, b in zip(lows, highs)])
+    error = 10 * spread + 1e-12 * np.maximum(values, 1.0)
+    # With one positive eigenvalue the effective rank is exactly 1, whatever the rounding.
+    single = np.array([np.count_nonzero(row > 0) <= 1 for row in lows]) & np.array([np.count_nonzero(row > 0) <= 1 for row in highs])
+    error[single] = 0.0
+    return values - error, values + error
+
+
+@observable(
+    "erank_window_deviation",
+    horizon=_window_horizon,
+    snapshots=_window_snapshots,
+    description="max over k in [k_start, k_end) of |erank(W(k)) - erank(M_r)|",
+)
+def erank_window_deviation(context, check, options) -> Enclosure:
+    """Return ``max_k |erank(W(k)) - erank(M_r)|`` over the window, scanning every step."""
+    from dmfverify.checker import _Undecidable
+
+    start, stop = _window(context, check, options)
+    if stop <= start:
+        return Enclosure(0, 0, "empty window")
+    if stop - start > MAX_SCANNED_STEPS:
+        raise _Undecidable(f"the window [{start}, {stop}) is longer than {MAX_SCANNED_STEPS} steps, too long to scan")
+    rank = context.instance.rank
+    top = np.array([float(value) for value in context.arrays["mu"][:rank]])
+    reference = erank_of(top)
+    low, high = _erank_bounds(context, list(range(start, stop)))
+    deviation_high = np.maximum(np.abs(high - reference), np.abs(low - reference)).max()
+    deviation_low = np.maximum(0.0, np.maximum(low - reference, reference - high)).max()
+    return Enclosure(float(deviation_low), float(deviation_high), f"scanned {stop - start} steps; float64 effective ranks with an error estimate")
+
+
+@observable(
+    "erank_decrease_after_minimum",
+    horizon=_window_horizon,
+    snapshots=_window_snapshots,
+    description="largest one-step decrease of erank(W(k)) after its minimum over the run",
+)
+def erank_decrease_after_minimum(context, check, options) -> Enclosure:
+    """Return the largest ``erank(W(k)) - erank(W(k+1))`` for ``k`` after the minimum of the effective rank."""
+    from dmfverify.checker import _Undecidable
+
+    horizon = min(context.run.horizon, MAX_SCANNED_STEPS)
+    steps = list(range(0, horizon + 1))
+    if len(steps) < 2:
+        raise _Undecidable("the run is too short to see the effective rank change")
+    low, high = _erank_bounds(context, steps)
+    middle = (low + high) / 2
+    start = int(np.argmin(middle))
+    if start >= len(steps) - 1:
+        return Enclosure(-math.inf, 0.0, f"minimum at the last scanned step {steps[start]}")
+    decrease_high = (high[start:-1] - low[start + 1:]).max()
+    decrease_low = (low[start:-1] - high[start + 1:]).max()
+    return Enclosure(float(decrease_low), float(decrease_high), f"minimum at step {steps[start]}; scanned up to step {horizon}")
+
+
+@observable(
+    "order_violation",
+    horizon=lambda context, check, options, default: min(default, MAX_SCANNED_STEPS),
+    snapshots=lambda context, check, options, horizon: set(range(0, min(horizon, MAX_SCANNED_STEPS) + 1)),
+    description="max over k and i of p_(i+1)(k) - p_i(k): positive when the eigenvalue order is broken",
+)
+def order_violation(context, check, options) -> Enclosure:
+    """Return an enclosure of ``max_{k, i} (p_(i+1)(k) - p_i(k))`` over the scanned steps."""
+    run = context.run
+    n = context.instance.n
+    horizon = min(run.horizon, MAX_SCANNED_STEPS)
+    worst_low = worst_high = None
+    for index in range(n - 1):
+        if run.row_of[index] == run.row_of[index + 1]:
+            continue
+        for step in range(horizon + 1):
+            upper_low, upper_high = run.value(index, step)
+            lower_low, lower_high = run.value(index + 1, step)
+            low, high = lower_low - upper_high, lower_high - upper_low
+            worst_low = low if worst_low is None else max(worst_low, low)
+            worst_high = high if worst_high is None else max(worst_high, high)
+    if worst_low is None:
+        return Enclosure(0, 0, "all eigenvalues are equal")
+    return Enclosure(worst_low, worst_high, f"scanned steps 0..{horizon}")
