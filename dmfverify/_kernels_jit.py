@@ -6,7 +6,7 @@ variants, which spread blocks of rows over numba's threads).  Nothing here check
 arguments.
 
 Rows are advanced in blocks of ``BLOCK_ROWS`` in lock-step.  One row is a serial chain of
-dependent floating-point operations, so a single row is latency-bound; interleaving a
+dependent floating-point operations, so a single row is latency-bound.  Interleaving a
 few independent rows lets the CPU overlap their chains.
 
 Outward rounding relies on one fact: a float64 result ``r`` rounded to nearest lies within
@@ -42,9 +42,9 @@ _TINY = 5e-324  # smallest positive subnormal, 2**-1074
 # ---------------------------------------------------------------------------
 # Outward rounding.  Each helper takes r = fl(v), the rounded-to-nearest result of one
 # operation with exact value v, and returns a float bound of v.  The "_nonneg" and
-# "_nonpos" variants are valid only when v has that sign; they are cheaper because the
+# "_nonpos" variants are valid only when v has that sign, and they are cheaper because the
 # direction of the correction is known.  For normal r, |r| * 2**-52 >= ulp(r), so the
-# scaled value rounds to at least one float past r; for subnormal r, 2**-1074 is the ulp
+# scaled value rounds to at least one float past r.  For subnormal r, 2**-1074 is the ulp
 # and adding it is exact.  NaN propagates through every helper (max/min keep a NaN that
 # comes first), so a non-finite intermediate ends in a non-finite bound.
 
@@ -146,7 +146,7 @@ def _slope_deficit(hi, p_high, depth, mu_lo, eta_hi):
 
 @njit(cache=True, inline="always")
 def _level_index(levels, j, p):
-    """Move ``j`` to the number of ``levels`` (ascending) that are ``<= p``."""
+    """Return the number of ``levels`` (ascending) that are ``<= p``, searching from ``j``."""
     n_levels = levels.shape[0]
     while j < n_levels and levels[j] <= p:
         j += 1
@@ -185,6 +185,7 @@ def _push_event(row, step, j_first, j_second, event_step, event_j, event_j2, n_e
 @njit(cache=True)
 def _float64_block(start, stop, mu, depth, alpha, eta, horizon, levels, snap_steps,
                    event_step, event_j, n_events, snaps, status, last_step):
+    """Run rows ``start:stop`` of the float64 kernel in lock-step, filling the outputs."""
     n_rows = stop - start
     n_snaps = snap_steps.shape[0]
     x = np.empty(n_rows)
@@ -324,8 +325,9 @@ def _certified_step(lo, hi, lo_pow_low, lo_pow_high, hi_pow_low, hi_pow_high, p_
 
     if regime == FALLING:
         if lo < fp_hi:
-            # lo_k may lie below mu^(1/N), outside the increasing region; the true
-            # trajectory stays above mu^(1/N) >= fp_lo, which is the bound left.
+            # The exact trajectory never goes below mu^(1/N) >= fp_lo.  Once lo_k reaches
+            # the fixed point enclosure, that bound is as tight as an update and needs no
+            # argument about where f is increasing.
             lo_next = fp_lo
         else:
             # mu^(1/N) <= fp_hi <= lo_k <= x_k <= alpha: f is increasing there.
@@ -352,6 +354,7 @@ def _certified_block(start, stop, mu_lo, mu_hi, depth, alpha_lo, alpha_hi, eta_l
                      fp_lo, fp_hi, regime, horizon, levels_lo, levels_hi, snap_steps,
                      event_step, event_j_lo, event_j_hi, n_events, snaps_lo, snaps_hi,
                      status, last_step):
+    """Run rows ``start:stop`` of the certified kernel in lock-step, filling the outputs."""
     n_rows = stop - start
     n_snaps = snap_steps.shape[0]
     lo = np.empty(n_rows)
@@ -371,6 +374,7 @@ def _certified_block(start, stop, mu_lo, mu_hi, depth, alpha_lo, alpha_hi, eta_l
         lo[b] = alpha_lo[row]
         hi[b] = alpha_hi[row]
         if regime[row] == RISING:
+            # alpha <= mu^(1/N) <= fp_hi in regime 1.
             hi[b] = min(alpha_hi[row], fp_hi[row])
         status[row] = COMPLETED
         last_step[row] = horizon

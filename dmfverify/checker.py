@@ -231,7 +231,20 @@ def _exact_or_rounded(expr, context: Context, scope: dict[str, Any]) -> Fraction
     return to_fraction_exact(value)
 
 
+#: Exact evaluation is tried only when every rational involved has numerator and denominator below this.
+_EXACT_SIZE_LIMIT = 10**40
+
+
 def _exact_value(expr, context: Context, scope: dict[str, Any]) -> Fraction | None:
+    """Evaluate an expression exactly in rationals, or return None when that is not possible or not cheap.
+
+    Only algebraic expressions qualify (sums, products, powers, Max and Min, no
+    logarithms or special functions), and with fractional powers only small
+    rationals: sympy would otherwise factor huge integers to extract roots.
+    """
+    expr = sympy.sympify(expr)
+    if any(not isinstance(function, (sympy.Max, sympy.Min)) for function in expr.atoms(sympy.Function)):
+        return None
     substitutions = {}
     for key, value in scope.items():
         if key.startswith("_"):
@@ -240,7 +253,14 @@ def _exact_value(expr, context: Context, scope: dict[str, Any]) -> Fraction | No
         name = standard.name if isinstance(standard, sympy.Symbol) else key
         if isinstance(value, (Fraction, int)):
             substitutions[name] = sympy.Rational(value.numerator, value.denominator) if isinstance(value, Fraction) else sympy.Integer(value)
-    expr = sympy.sympify(expr)
+    integers = {symbol: substitutions[symbol.name] for symbol in expr.free_symbols
+                if isinstance(symbol, sympy.Symbol) and symbol.name in substitutions and substitutions[symbol.name].is_Integer
+                and abs(substitutions[symbol.name]) < 10**6}
+    fractional_powers = any(not power.exp.is_Integer for power in expr.xreplace(integers).atoms(sympy.Pow))
+    used = {symbol.name for symbol in expr.free_symbols if isinstance(symbol, sympy.Symbol)}
+    if fractional_powers and any(abs(substitutions[name].p) > _EXACT_SIZE_LIMIT or substitutions[name].q > _EXACT_SIZE_LIMIT
+                                 for name in used if name in substitutions):
+        return None
     concrete = expr.xreplace({symbol: substitutions[symbol.name] for symbol in expr.free_symbols
                               if isinstance(symbol, sympy.Symbol) and symbol.name in substitutions})
     indexed = {}
@@ -252,6 +272,8 @@ def _exact_value(expr, context: Context, scope: dict[str, Any]) -> Fraction | No
         if sequence is None or not 1 <= int(index) <= len(sequence):
             return None
         value = sequence[int(index) - 1]
+        if fractional_powers and (abs(value.numerator) > _EXACT_SIZE_LIMIT or value.denominator > _EXACT_SIZE_LIMIT):
+            return None
         indexed[atom] = sympy.Rational(value.numerator, value.denominator)
     concrete = concrete.xreplace(indexed)
     if concrete.is_Rational:
@@ -387,7 +409,19 @@ def _needed_horizon(check: _Check, context: Context, default: int) -> int:
     return default
 
 
+_DEFAULT_HORIZONS: dict[tuple[str, str, int], int] = {}
+
+
 def _default_horizon(context: Context) -> int:
+    key = (context.instance.fingerprint(), context.options.default_fraction, context.options.budget)
+    if key not in _DEFAULT_HORIZONS:
+        if len(_DEFAULT_HORIZONS) > 256:
+            _DEFAULT_HORIZONS.clear()
+        _DEFAULT_HORIZONS[key] = _estimate_default_horizon(context)
+    return _DEFAULT_HORIZONS[key]
+
+
+def _estimate_default_horizon(context: Context) -> int:
     from dmfverify.potential import estimate_hitting_time
 
     instance = context.instance
@@ -526,6 +560,7 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         _undecided(check, str(undecidable))
         return
     bound, error = check.bound, check.bound_error
+    check.extra["open_indices"] = enclosure.open_indices
     with mpmath.workdps(context.dps):
         enclosure = Enclosure(_as_mpf(enclosure.low), _as_mpf(enclosure.high), enclosure.note)
     check.observed = float((enclosure.low + enclosure.high) / 2)
@@ -683,7 +718,7 @@ def _evaluate_derived(theorem: Theorem, context: Context) -> None:
             if not values:
                 raise _Vacuous(f"derived quantity {derived.name} ranges over an empty index set")
             value = {"max": max, "min": min, "sum": mpmath.fsum}[derived.reduce](values)
-        context.derived[derived.name] = to_fraction_exact(+value)
+        context.derived[derived.name] = to_fraction_exact(value)
 
 
 def _run_and_judge(pending: list[_Check], context: Context, instance: Instance, options: CheckOptions) -> tuple[str, str]:
@@ -734,21 +769,28 @@ def _run_and_judge(pending: list[_Check], context: Context, instance: Instance, 
             return "certified", f"{bits} bits"
 
         context.run = run
+        logger.info("%s: judged %d checks at %d bits, horizon %d", instance.id, len(undecided), bits, horizon)
         for item in undecided:
             item.outcome = None
             item.extra["precision"] = f"{run.precision} {run.precision_unit}"
-            _judge(item, run, context)
+            try:
+                _judge(item, run, context)
+            except DmfverifyError as error:
+                item.outcome, item.reason = Outcome.ERROR, f"the check failed: {error}"
         arithmetic_used, precision_used = "certified", f"{run.precision} {run.precision_unit}"
         undecided = [item for item in undecided if item.outcome is Outcome.INCONCLUSIVE and "hypothesis" not in item.reason]
         if not undecided:
             break
         logger.info("%d checks undecided at %d bits; escalating", len(undecided), bits)
+        horizon = max(max(_needed_horizon(item, context, default) for item in undecided), 1)
     return arithmetic_used, precision_used
 
 
 def _simulate(instance, horizon, arithmetic, bits, options, levels, snapshot_steps, items, context) -> ScalarRun:
     anchored = [item for item in items if isinstance(item.claim, StepValueBound)]
-    run = simulate_scalar(instance, horizon, arithmetic=arithmetic, bits=bits, levels=levels, snapshot_steps=snapshot_steps)
+    indices = _indices_needed(items, instance)
+    levels = {index: values for index, values in levels.items() if index in indices}
+    run = simulate_scalar(instance, horizon, arithmetic=arithmetic, bits=bits, levels=levels, snapshot_steps=snapshot_steps, indices=indices)
     if not anchored:
         return run
 
@@ -772,7 +814,21 @@ def _simulate(instance, horizon, arithmetic, bits, options, levels, snapshot_ste
         extended = max(extended, max(step for step, _ in steps))
     if extended > options.budget:
         raise BudgetExceeded(f"the anchored steps need {extended} steps, more than the budget of {options.budget}", extended, options.budget)
-    return simulate_scalar(instance, extended, arithmetic=arithmetic, bits=bits, levels=levels, snapshot_steps=extra_steps)
+    return simulate_scalar(instance, extended, arithmetic=arithmetic, bits=bits, levels=levels, snapshot_steps=extra_steps, indices=indices)
+
+
+def _indices_needed(items: list[_Check], instance: Instance) -> set[int]:
+    """Return the 0-based eigenvalue indices the checks read (all of them for observables)."""
+    needed: set[int] = set()
+    for item in items:
+        if isinstance(item.claim, ObservableBound):
+            open_indices = item.extra.get("open_indices")
+            needed |= set(open_indices) if open_indices else set(range(instance.n))
+        elif item.index:
+            needed.add(item.index - 1)
+        else:
+            needed |= set(range(instance.n))
+    return needed
 
 
 def _judge(item: _Check, run: ScalarRun, context: Context) -> None:

@@ -55,6 +55,46 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--dps", type=int, default=50, help="decimal digits for bounds and hypotheses (default 50)")
     check.add_argument("--budget", type=int, default=5_000_000, help="largest number of steps per eigenvalue a run may use")
     check.add_argument("--data-dir", default=None, help="folder with digits.csv.gz for real-data instances (default: scikit-learn)")
+
+    report = commands.add_parser("report", help="regenerate the Markdown reports with figures")
+    report.add_argument("--out", default="reports", help="output folder (default: reports)")
+    report.add_argument("--quick", action="store_true", help="one tiny instance and the smallest grids: a smoke test of about a minute")
+    report.add_argument("--latex", action="store_true", help="also write LaTeX tables into OUT/tables")
+    report.add_argument("--data-dir", default=None, help="folder with digits.csv.gz for the real-data sections (default: scikit-learn)")
+    report.add_argument("--workers", type=int, default=2, help="worker processes for the sweeps (default 2; 1 runs in this process)")
+    report.add_argument("--timeout", type=float, default=1800.0,
+                        help="seconds after which unfinished sweep tasks are stopped and reported as timed out (default 1800)")
+
+    hunt = commands.add_parser("hunt", help="search for counterexamples to a theorem with Hypothesis")
+    hunt.add_argument("theorem", help="theorem id (see 'dmfverify list')")
+    hunt.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
+    limit = hunt.add_mutually_exclusive_group()
+    limit.add_argument("--budget", type=int, default=None, help="instances to judge, shrinking included (default 1000)")
+    limit.add_argument("--time", type=float, default=None, help="wall-clock limit in seconds")
+    hunt.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    hunt.add_argument("--corpus", default=None, help="folder for counterexamples and the example database (default: hunt-corpus/THEOREM)")
+    hunt.add_argument("--workers", type=int, default=1, help="local processes, each with its own seed (default 1)")
+    hunt.add_argument("--max-counterexamples", type=int, default=10, help="violations to shrink and write per worker (default 10)")
+    hunt.add_argument("--check-timeout", type=float, default=60.0, help="seconds after which one check counts as ERROR (default 60)")
+    hunt.add_argument("--step-budget", type=int, default=5_000_000, help="largest number of steps per eigenvalue a run may use")
+    hunt.add_argument("--json", default=None, help="also write the summary as JSON to this file")
+    hunt.add_argument("--steer", action="append", default=[], metavar="FIELD=VALUE",
+                      help="override a field of the theorem's instance steering, e.g. noise=none or step_size_range=0.9,1 (repeatable)")
+
+    replay = commands.add_parser("replay", help="re-check stored counterexamples and instance files and show what changed")
+    replay.add_argument("paths", nargs="+", help="counterexample or instance JSON files, or folders of them")
+    replay.add_argument("--theorem", action="append", default=[], help="check plain instance files against this theorem id (repeatable; default all)")
+    replay.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
+    replay.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    replay.add_argument("--max-bits", type=int, default=1024, help="precision cap of the certified enclosure (default 1024)")
+
+    diff = commands.add_parser("diff", help="compare two versions of a theorem module on a corpus of instances")
+    diff.add_argument("old", help="theorem module file before the edit")
+    diff.add_argument("new", help="theorem module file after the edit")
+    diff.add_argument("corpus", nargs="*", help="instance or counterexample files or folders (default: the built-in problem library)")
+    diff.add_argument("--theorem", action="append", default=[], help="compare only this theorem id (repeatable)")
+    diff.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    diff.add_argument("--data-dir", default=None, help="folder with digits.csv.gz for real-data instances (default: scikit-learn)")
     return parser
 
 
@@ -150,7 +190,69 @@ def _check(arguments) -> int:
     return 0
 
 
-_COMMANDS = {"simulate": _simulate, "list": _list, "show": _show, "check": _check}
+def _report(arguments) -> int:
+    from dmfverify.reporting import build_reports
+
+    # Progress of the sweeps is logged at INFO level; show it without --debug.
+    logging.getLogger("dmfverify.reporting").setLevel(logging.INFO)
+    result = build_reports(arguments.out, quick=arguments.quick, latex=arguments.latex, data_dir=arguments.data_dir,
+                           workers=arguments.workers, timeout=arguments.timeout)
+    print(f"wrote {len(result.files)} files into {result.out} in {result.seconds:.0f} s")
+    return 0
+
+
+def _hunt(arguments) -> int:
+    from dmfverify.checker import CheckOptions
+    from dmfverify.hunt import ProgressLine, hunt, hunt_parallel
+    from dmfverify.io import atomic_write_text
+    from dmfverify.strategies import parse_steering
+    from dmfverify.theorem_loader import select
+
+    # The hunt logs its start, its finds and a progress line every 30 s at INFO level; show them without --debug.
+    if not arguments.debug:
+        logging.getLogger("dmfverify.hunt").setLevel(logging.INFO)
+    theorem = select(_theorems(arguments), [arguments.theorem])[0]
+    corpus = Path(arguments.corpus) if arguments.corpus else Path("hunt-corpus") / theorem.id
+    display = ProgressLine(sys.stderr)
+    common = dict(budget=arguments.budget, time_limit=arguments.time, seed=arguments.seed, corpus=corpus,
+                  options=CheckOptions(budget=arguments.step_budget), check_timeout=arguments.check_timeout,
+                  max_counterexamples=arguments.max_counterexamples, progress=display.update,
+                  steering=parse_steering(arguments.steer))
+    try:
+        if arguments.workers > 1:
+            result = hunt_parallel(theorem.id, workers=arguments.workers, theorem_paths=tuple(arguments.theorems), **common)
+        else:
+            result = hunt(theorem, **common)
+    finally:
+        display.close()
+
+    print(result.summary())
+    if arguments.json:
+        atomic_write_text(Path(arguments.json), json.dumps(result.to_dict(), indent=1) + "\n")
+    if result.counterexamples:
+        return 1
+    return 130 if result.interrupted else 0
+
+
+def _replay(arguments) -> int:
+    from dmfverify.replay import exit_code, render_replay, replay
+
+    records = replay([Path(path) for path in arguments.paths], _theorems(arguments), theorem_ids=arguments.theorem,
+                     max_bits=arguments.max_bits)
+    print(render_replay(records, arguments.format))
+    return exit_code(records)
+
+
+def _diff(arguments) -> int:
+    from dmfverify.replay import diff_exit_code, diff_theorems, render_diff
+
+    paths = [Path(path) for path in arguments.corpus] or builtin_case_paths()
+    rows = diff_theorems(Path(arguments.old), Path(arguments.new), paths, theorem_ids=arguments.theorem, data_dir=arguments.data_dir)
+    print(render_diff(rows, arguments.format))
+    return diff_exit_code(rows)
+
+
+_COMMANDS = {"simulate": _simulate, "list": _list, "show": _show, "check": _check, "report": _report, "hunt": _hunt, "replay": _replay, "diff": _diff}
 
 
 if __name__ == "__main__":

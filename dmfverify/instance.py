@@ -262,16 +262,35 @@ class Instance:
 
     def fingerprint(self) -> str:
         """Return a short hash of every field that affects the dynamics (for caches and corpora)."""
-        payload = json.dumps(self.to_dict(include_expected=False), sort_keys=True).encode()
-        return hashlib.sha256(payload).hexdigest()[:16]
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            payload = json.dumps(self.to_dict(include_expected=False), sort_keys=True).encode()
+            cached = hashlib.sha256(payload).hexdigest()[:16]
+            # The instance is immutable, so the hash is computed once (written past the frozen __setattr__).
+            self.__dict__["_fingerprint"] = cached
+        return cached
+
+    def matrix_fingerprint(self) -> str:
+        """Return a short hash of the ground truth and the noise only (the key of eigenvalue caches)."""
+        cached = self.__dict__.get("_matrix_fingerprint")
+        if cached is None:
+            digest = hashlib.sha256()
+            for part in (self.spectrum, self.ground_truth, self.noise):
+                digest.update(repr(part).encode())
+                digest.update(b"|")
+            cached = digest.hexdigest()[:16]
+            self.__dict__["_matrix_fingerprint"] = cached
+        return cached
 
     def with_changes(self, **changes: Any) -> "Instance":
         """Return a validated copy with some fields replaced (same arguments as :meth:`create`)."""
-        fields = self.to_dict(include_expected=True)
-        fields.pop("eigenvalue", None)
-        fields.pop("expected", None)
+        fields = {
+            name: getattr(self, name)
+            for name in ("depth", "alpha", "eta", "spectrum", "ground_truth", "noise", "rank", "eps", "delta",
+                         "thresholds", "initialisation", "id", "kind", "note", "expected", "extra")
+        }
         fields.update(changes)
-        return Instance.from_dict(fields)
+        return Instance.create(**fields)
 
     # ---------------------------------------------------------------- JSON
 

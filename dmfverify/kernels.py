@@ -25,8 +25,10 @@ Regime codes of :func:`run_certified`, decided by the caller with exact arithmet
 Neither kernel stores the trajectory.  Each returns a level-crossing record (the steps at
 which the number of levels at or below ``p_k`` changes) and snapshots at chosen steps.
 
-The kernels are compiled with numba on first use and cached on disk (in ``__pycache__``
-next to the source, or numba's user cache directory when that is not writable).
+The kernels are compiled with numba on first use and cached on disk: in the folder named
+by ``NUMBA_CACHE_DIR`` when it is set, else in ``__pycache__`` next to the source, else
+(when that is not writable, as in some installed packages) in numba's user-wide cache
+directory.  That is the lookup order of numba 0.68.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ import numba
 import numpy as np
 
 from dmfverify import _kernels_jit as _jit
-from dmfverify.errors import InvalidArgument
+from dmfverify.errors import CertificationError, InvalidArgument
 
 __all__ = [
     "Status",
@@ -84,6 +86,7 @@ class Status(enum.IntEnum):
     every later step equals it; snapshots past it repeat the last value.
     ``INCONSISTENT`` (certified kernel only): the lower bound passed the upper bound, which
     happens only when the regime code is wrong or an enclosure misses its exact value.
+    :func:`run_certified` raises ``CertificationError`` instead of returning such a row.
     When several apply, ``DIVERGED`` and ``INCONSISTENT`` win over ``EVENT_OVERFLOW``,
     which wins over ``STATIONARY``.
     """
@@ -96,7 +99,7 @@ class Status(enum.IntEnum):
 
 
 class Regime(enum.IntEnum):
-    """Monotone regime of a certified row; the conditions are listed in the module docstring."""
+    """Monotone regime of a certified row, with the conditions listed in the module docstring."""
 
     RISING = _jit.RISING
     FALLING = _jit.FALLING
@@ -121,7 +124,7 @@ class Float64Record:
     Attributes
     ----------
     event_step, event_j : ndarray of int64, shape (m, max_events)
-        Event ``e`` of row ``i`` says that from step ``event_step[i, e]`` on, ``event_j[i, e]``
+        Event ``e`` of row ``i`` means that from step ``event_step[i, e]`` on, ``event_j[i, e]``
         levels are ``<= p_k``.  Entries past ``n_events[i]`` are -1.  Event 0 is step 0.
     n_events : ndarray of int64, shape (m,)
         Number of events stored.
@@ -150,8 +153,8 @@ class Float64Record:
         """Return per row the first step with ``p_k >= levels[level]``.
 
         Rows where no recorded step reaches it get ``NOT_REACHED``, or ``UNKNOWN`` when
-        the event buffer overflowed.  A ``NOT_REACHED`` row that diverged says nothing
-        about the steps after ``last_step``.
+        the event buffer overflowed.  For a row that diverged, ``NOT_REACHED`` covers only
+        the steps before ``last_step``.
         """
         return _first_event_step(self.event_step, self.event_j, self.n_events, self.status, level)
 
@@ -219,7 +222,7 @@ def _to_fraction(value: Fraction | Decimal | str | int | float, name: str) -> Fr
         raise InvalidArgument(f"{name}={value!r} is a bool; pass a number or a decimal string.")
     try:
         return Fraction(value)
-    except (TypeError, ValueError, ZeroDivisionError) as error:
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError) as error:
         raise InvalidArgument(
             f"{name}={value!r} is not a finite rational number ({error}); pass a Fraction, "
             f"an int, or a decimal string such as '0.1'."
@@ -291,8 +294,8 @@ def enclose_root(value: Fraction | Decimal | str | int | float, depth: int) -> t
         return 0.0, 0.0
 
     depth = int(depth)
-    # A first guess from logarithms of the numerator and denominator, which works far
-    # outside the float64 range of value itself; exact checks then fix the last ulps.
+    # The first guess uses logarithms of the numerator and denominator, so it works even
+    # where value itself is outside the float64 range.  Exact checks then fix the last ulps.
     log_value = math.log(exact.numerator) - math.log(exact.denominator)
     low = math.exp(log_value / depth)
     if not 0.0 < low < math.inf:
@@ -323,14 +326,27 @@ def _rows(name: str, value: object, m: int) -> np.ndarray:
     if array.dtype.kind not in "fiu":
         raise InvalidArgument(f"{name} has dtype {array.dtype}; pass real numbers (float64).")
 
-    converted = np.ascontiguousarray(array, dtype=np.float64)
-    if array.dtype.kind in "iu" and not np.array_equal(converted.astype(array.dtype), array):
-        raise InvalidArgument(f"{name} holds integers that float64 cannot represent exactly; "
-                              f"pass float64 bounds.")
+    converted = _exact_float64(name, array)
     if not np.all(np.isfinite(converted)):
         raise InvalidArgument(f"{name} contains NaN or infinity at rows "
                               f"{np.flatnonzero(~np.isfinite(converted))[:5].tolist()}; "
                               f"pass finite values.")
+    return converted
+
+
+def _exact_float64(name: str, array: np.ndarray) -> np.ndarray:
+    """Convert to C-contiguous float64, rejecting values that the conversion would round.
+
+    Rounding would silently break an enclosure, as with integers above 2**53 or
+    ``np.longdouble`` values.
+    """
+    converted = np.ascontiguousarray(array, dtype=np.float64)
+    if array.dtype != np.float64:
+        with np.errstate(invalid="ignore", over="ignore"):
+            same = (converted.astype(array.dtype) == array) | np.isnan(converted)
+        if not np.all(same):
+            raise InvalidArgument(f"{name} holds values that float64 cannot represent exactly; "
+                                  f"pass float64 bounds.")
     return converted
 
 
@@ -370,7 +386,7 @@ def _levels(name: str, value: object, m: int) -> np.ndarray:
                               f"of levels per eigenvalue, padded with +inf.")
     if array.dtype.kind != "f":
         raise InvalidArgument(f"{name} has dtype {array.dtype}; pass float64 levels.")
-    levels = np.ascontiguousarray(array, dtype=np.float64)
+    levels = _exact_float64(name, array)
     _require(~np.isnan(levels).any(axis=1), f"{name} contains NaN; pad with +inf instead")
     _require(np.all(levels[:, 1:] >= levels[:, :-1], axis=1),
              f"{name} is not ascending along each row; sort every row")
@@ -452,8 +468,8 @@ def run_float64(mu: np.ndarray, depth: np.ndarray, alpha: np.ndarray, eta: np.nd
     ...                      levels=[[0.3, 0.9]], snap_steps=[0, 100])
     >>> record.first_step_reaching(0).tolist(), record.first_step_reaching(1).tolist()
     ([20], [34])
-    >>> Status(record.status[0]).name, record.snaps[0, 1] > 0.99999
-    ('COMPLETED', True)
+    >>> Status(record.status[0]).name, float(record.snaps[0, 1])
+    ('COMPLETED', 0.9999999550894666)
     """
     mu_array = np.asarray(mu)
     m = 1 if mu_array.ndim == 0 else mu_array.shape[0]
@@ -524,7 +540,7 @@ def run_certified(mu_lo: np.ndarray, mu_hi: np.ndarray, depth: np.ndarray,
     lies, ``lo_k <= x_k <= hi_k`` for all ``k``.  The bounds are clamped with facts that
     hold in each regime: the trajectory is monotone and never crosses its fixed point.
     In regimes 2 and 3, an upper bound above ``alpha_lo`` may lie outside the increasing
-    region; there a mean-value bound on ``-f'`` widens the step instead.
+    region.  There a mean-value bound on ``-f'`` widens the step instead.
 
     An event ``(k, j_lo, j_hi)`` is stored at ``k = 0`` and whenever either index changes,
     with ``j_lo = #{levels_hi <= p_lo_k}`` and ``j_hi = #{levels_lo <= p_hi_k}``.
@@ -552,6 +568,9 @@ def run_certified(mu_lo: np.ndarray, mu_hi: np.ndarray, depth: np.ndarray,
     InvalidArgument
         If a shape, dtype or value is invalid, a lower bound exceeds its upper bound, or
         an enclosure contradicts the row's regime.
+    CertificationError
+        If the bounds cross during the run, which proves that a regime code or an
+        enclosure is wrong.
 
     Examples
     --------
@@ -564,7 +583,7 @@ def run_certified(mu_lo: np.ndarray, mu_hi: np.ndarray, depth: np.ndarray,
     ...                        [Regime.RISING], 100, [[u_lo]], [[u_hi]], [100])
     >>> [bound.tolist() for bound in record.hitting_step_bounds(0)]
     [[20], [20]]
-    >>> record.snaps_lo[0, 0] <= 1.0 <= record.snaps_hi[0, 0]
+    >>> float(record.snaps_hi[0, 0] - record.snaps_lo[0, 0]) < 1e-14    # width of p_100
     True
     """
     mu_lo_array = np.asarray(mu_lo)
@@ -610,7 +629,10 @@ def run_certified(mu_lo: np.ndarray, mu_hi: np.ndarray, depth: np.ndarray,
            snaps_lo, snaps_hi, status, last_step)
     failed = np.flatnonzero(status == Status.INCONSISTENT)
     if failed.size:
-        logger.warning("run_certified: rows %s crossed their bounds; check their regime codes.",
-                       failed[:10].tolist())
+        raise CertificationError(
+            f"the lower bound passed the upper bound at step {last_step[failed[0]]} of rows "
+            f"{failed[:10].tolist()}, so the inputs are inconsistent: check each row's regime "
+            f"code against its exact parameters, and that every enclosure contains its value."
+        )
     return CertifiedRecord(event_step, event_j_lo, event_j_hi, n_events, snaps_lo, snaps_hi,
                            snap_steps, status, last_step, horizon)

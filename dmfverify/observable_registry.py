@@ -38,11 +38,16 @@ MAX_SCANNED_STEPS = 20_000
 
 @dataclass(frozen=True)
 class Enclosure:
-    """An observed value known to lie in ``[low, high]``, with a note on how it was obtained."""
+    """An observed value known to lie in ``[low, high]``, with a note on how it was obtained.
+
+    ``open_indices`` names the eigenvalue indices (0-based) whose trajectories
+    left the comparison open; the checker escalates the precision of those rows only.
+    """
 
     low: Any
     high: Any
     note: str = ""
+    open_indices: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -205,29 +210,33 @@ def _window_horizon(context, check, options, default):
 def _window_snapshots(context, check, options, horizon):
     if "start" in options or "k_start" in context.derived:
         start, stop = _window(context, check, options)
-    else:
-        start, stop = 0, min(horizon, MAX_SCANNED_STEPS) + 1
-    if stop - start > MAX_SCANNED_STEPS:
-        return set()
-    return set(range(start, stop))
+        if stop - start > MAX_SCANNED_STEPS:
+            return set()
+        return set(range(start, stop))
+    return set(range(0, min(horizon, MAX_SCANNED_STEPS) + 1))
 
 
 def _erank_bounds(context, steps) -> tuple[np.ndarray, np.ndarray]:
     """Return erank at every step with an error estimate from the enclosure widths of ``p``."""
     run = context.run
     n = context.instance.n
+    steps = np.asarray(steps, dtype=np.int64)
     lows = np.empty((len(steps), n))
     highs = np.empty((len(steps), n))
     for column in range(n):
-        for row, step in enumerate(steps):
-            low, high = run.value(column, step)
-            lows[row, column], highs[row, column] = float(low), float(high)
+        recorded, low, high = run.record(column).snapshots.arrays()
+        positions = np.searchsorted(recorded, steps)
+        if np.any(positions >= len(recorded)) or np.any(recorded[np.minimum(positions, len(recorded) - 1)] != steps):
+            from dmfverify.checker import _Undecidable
+
+            raise _Undecidable("the run did not record every step of the scanned window")
+        lows[:, column], highs[:, column] = low[positions], high[positions]
     middle = (lows + highs) / 2
     values = np.array([erank_of(row) for row in middle])
     spread = np.array([abs(erank_of(a) - erank_of(b)) for a, b in zip(lows, highs)])
     error = 10 * spread + 1e-12 * np.maximum(values, 1.0)
     # With one positive eigenvalue the effective rank is exactly 1, whatever the rounding.
-    single = np.array([np.count_nonzero(row > 0) <= 1 for row in lows]) & np.array([np.count_nonzero(row > 0) <= 1 for row in highs])
+    single = (np.count_nonzero(lows > 0, axis=1) <= 1) & (np.count_nonzero(highs > 0, axis=1) <= 1)
     error[single] = 0.0
     return values - error, values + error
 
@@ -280,6 +289,26 @@ def erank_decrease_after_minimum(context, check, options) -> Enclosure:
     return Enclosure(float(decrease_low), float(decrease_high), f"minimum at step {steps[start]}; scanned up to step {horizon}")
 
 
+#: Steps per pair compared in exact arithmetic when float64 bounds cannot order two trajectories.
+MAX_REFINED_STEPS = 50_000
+
+
+def _refine_order(upper_record, lower_record, steps, low, high):
+    """Compare two trajectories exactly (from the run's own precision) on the steps float64 bounds leave open."""
+    if len(steps) > MAX_REFINED_STEPS:
+        return low, high
+    exact_low = exact_high = None
+    for step in steps.tolist():
+        upper_low, upper_high = upper_record.snapshots[step]
+        lower_low, lower_high = lower_record.snapshots[step]
+        difference_low, difference_high = lower_low - upper_high, lower_high - upper_low
+        exact_low = difference_low if exact_low is None else max(exact_low, difference_low)
+        exact_high = difference_high if exact_high is None else max(exact_high, difference_high)
+    if exact_high <= 0:
+        return max(low, float(exact_low)), min(float(exact_high), 0.0)
+    return max(low, float(exact_low)), max(float(exact_high), 0.0)
+
+
 @observable(
     "order_violation",
     horizon=lambda context, check, options, default: min(default, MAX_SCANNED_STEPS),
@@ -287,20 +316,67 @@ def erank_decrease_after_minimum(context, check, options) -> Enclosure:
     description="max over k and i of p_(i+1)(k) - p_i(k): positive when the eigenvalue order is broken",
 )
 def order_violation(context, check, options) -> Enclosure:
-    """Return an enclosure of ``max_{k, i} (p_(i+1)(k) - p_i(k))`` over the scanned steps."""
+    """Return an enclosure of ``max_{k, i} (p_(i+1)(k) - p_i(k))`` over the scanned steps.
+
+    Pairs whose eigenvalue enclosures overlap may be equal eigenvalues, whose
+    trajectories coincide; they are left out, and the note says how many.
+    Pairs decided at a lower precision keep their result when the checker
+    escalates the precision of the remaining ones.
+    """
     run = context.run
     n = context.instance.n
     horizon = min(run.horizon, MAX_SCANNED_STEPS)
-    worst_low = worst_high = None
+    decided: dict[int, tuple[float, float]] = check.extra.setdefault("decided_pairs", {})
+    bounds: dict[int, tuple[float, float]] = {}
+    open_pairs: set[int] = set()
+    skipped = 0
+    ignored: set[int] = check.extra.setdefault("ignored_pairs", set())
     for index in range(n - 1):
-        if run.row_of[index] == run.row_of[index + 1]:
+        if index in decided:
+            bounds[index] = decided[index]
             continue
-        for step in range(horizon + 1):
-            upper_low, upper_high = run.value(index, step)
-            lower_low, lower_high = run.value(index + 1, step)
-            low, high = lower_low - upper_high, lower_high - upper_low
-            worst_low = low if worst_low is None else max(worst_low, low)
-            worst_high = high if worst_high is None else max(worst_high, high)
-    if worst_low is None:
-        return Enclosure(0, 0, "all eigenvalues are equal")
-    return Enclosure(worst_low, worst_high, f"scanned steps 0..{horizon}")
+        if index in ignored:
+            skipped += 1
+            continue
+        if run.row_of[index] < 0 or run.row_of[index + 1] < 0:
+            open_pairs.add(index)
+            continue
+        upper_record, lower_record = run.record(index), run.record(index + 1)
+        if run.row_of[index] == run.row_of[index + 1]:
+            decided[index] = (0.0, 0.0)
+            bounds[index] = decided[index]
+            continue
+        if lower_record.mu[1] >= upper_record.mu[0]:
+            ignored.add(index)
+            skipped += 1
+            continue
+        steps_upper, upper_low, upper_high = upper_record.snapshots.arrays()
+        steps_lower, lower_low, lower_high = lower_record.snapshots.arrays()
+        keep = steps_upper <= horizon
+        low = (lower_low - upper_high)[keep].max()
+        high = (lower_high - upper_low)[keep].max()
+        if high >= 0 and low < 0:
+            open_steps = keep & (lower_high - upper_low >= 0)
+            settled = (lower_high - upper_low)[keep & ~open_steps]
+            low, high = _refine_order(upper_record, lower_record, steps_upper[open_steps], low, high)
+            if settled.size:
+                high = max(high, float(settled.max()))
+        bounds[index] = (low, high)
+        if high <= 0 or low > 0:
+            decided[index] = (low, high)
+        else:
+            open_pairs.add(index)
+
+    note = f"scanned steps 0..{horizon}"
+    if skipped:
+        note += f"; {skipped} pairs with overlapping eigenvalue enclosures (possibly equal) not compared"
+    if open_pairs:
+        note += f"; {len(open_pairs)} pairs undecided"
+    if not bounds and not open_pairs:
+        return Enclosure(0, 0, note + "; no pair of distinct eigenvalues")
+    # Every trajectory starts at alpha^N, so the difference at step 0 is exactly 0 and the maximum is >= 0.
+    low = max([0.0] + [pair_low for pair_low, _ in bounds.values()])
+    unknown = [index for index in open_pairs if index not in bounds]
+    high = math.inf if unknown else max([0.0] + [pair_high for _, pair_high in bounds.values()])
+    open_indices = frozenset(j for index in open_pairs for j in (index, index + 1)) or None
+    return Enclosure(low, high, note, open_indices)

@@ -40,8 +40,12 @@ def guaranteed_interval(instance: Instance, sigma: Fraction | None = None) -> tu
     return float(values["T0"]), float(values["T1"])
 
 
-def sigma_max(instance: Instance, iterations: int = 30) -> float | None:
-    """Return the largest noise level at which Q1's spectral condition holds (bisection), or None if none does."""
+def sigma_max(instance: Instance, iterations: int = 14) -> float | None:
+    """Return the largest noise level at which Q1's spectral condition holds, or None if none does.
+
+    Bisection on ``[0, (lambda_r - lambda_(r+1)) / 2]`` for ``iterations`` steps: the
+    result is a lower bound of ``sigma_max`` within ``2^-iterations`` of that interval.
+    """
     if guaranteed_interval(instance, Fraction(0)) is None:
         return None
     truth = ground_truth_spectrum(instance).values

@@ -59,8 +59,14 @@ def to_fraction_exact(value) -> Fraction:
     """Convert a float, ``mpfr`` or ``mpf`` exactly to a Fraction."""
     if isinstance(value, float):
         return Fraction(value)
+    if hasattr(value, "_mpf_"):
+        # mpf.man_exp drops the sign, so read the raw (sign, mantissa, exponent, bits) tuple.
+        sign, mantissa, exponent, _ = value._mpf_
+        if not mantissa and exponent:
+            raise ValueError(f"cannot convert the non-finite value {value} to a fraction")
+        magnitude = Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+        return -magnitude if sign else magnitude
     if hasattr(value, "as_integer_ratio"):
         numerator, denominator = value.as_integer_ratio()
         return Fraction(int(numerator), int(denominator))
-    mantissa, exponent = value.man_exp
-    return Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+    raise TypeError(f"cannot convert {type(value).__name__} to a fraction")

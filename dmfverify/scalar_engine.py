@@ -37,7 +37,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import gmpy2
 import mpmath
@@ -61,6 +61,62 @@ MAX_EVENTS = 512
 
 #: Iterates larger than this count as divergence.
 DIVERGENCE_LIMIT = 1e150
+
+
+class SnapshotTable(Mapping):
+    """Recorded values of ``p`` at snapshot steps: a read-only mapping step -> ``(p_lo, p_hi)`` as Fractions.
+
+    Values are stored as they come out of the engine (float64 arrays, or gmpy2 and
+    mpmath numbers) and converted to exact Fractions only when read, so a run can
+    keep tens of thousands of snapshots per eigenvalue cheaply.  :meth:`arrays`
+    returns float64 bounds rounded outwards, for vectorised scans.
+    """
+
+    def __init__(self, steps: Sequence[int], low: Sequence, high: Sequence, overrides: Mapping[int, tuple[Fraction, Fraction]] | None = None):
+        self._steps = np.asarray(steps, dtype=np.int64)
+        self._low = low
+        self._high = high
+        self._overrides = dict(overrides or {})
+
+    def _position(self, step: int) -> int:
+        position = int(np.searchsorted(self._steps, step))
+        if position >= len(self._steps) or self._steps[position] != step:
+            raise KeyError(step)
+        return position
+
+    def __getitem__(self, step: int) -> tuple[Fraction, Fraction]:
+        if step in self._overrides:
+            return self._overrides[step]
+        position = self._position(int(step))
+        return to_fraction_exact(self._low[position]), to_fraction_exact(self._high[position])
+
+    def __contains__(self, step: object) -> bool:
+        if step in self._overrides:
+            return True
+        try:
+            self._position(int(step))
+        except (KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    def __iter__(self):
+        return iter(sorted(set(self._steps.tolist()) | set(self._overrides)))
+
+    def __len__(self) -> int:
+        return len(set(self._steps.tolist()) | set(self._overrides))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(steps, low, high)`` with ``low``/``high`` float64 bounds rounded outwards."""
+        if isinstance(self._low, np.ndarray) and self._low.dtype == np.float64:
+            low, high = self._low.copy(), self._high.copy()
+        else:
+            low = np.array([float_down(to_fraction_exact(value)) for value in self._low])
+            high = np.array([float_up(to_fraction_exact(value)) for value in self._high])
+        for step, (value_low, value_high) in self._overrides.items():
+            position = int(np.searchsorted(self._steps, step))
+            if position < len(self._steps) and self._steps[position] == step:
+                low[position], high[position] = float_down(value_low), float_up(value_high)
+        return self._steps.copy(), low, high
 
 
 @dataclass(frozen=True)
@@ -93,7 +149,7 @@ class EigenvalueRecord:
     mu: tuple[Fraction, Fraction]
     levels: tuple[Fraction, ...]
     events: tuple[tuple[int, int, int], ...]
-    snapshots: dict[int, tuple[Fraction, Fraction]]
+    snapshots: SnapshotTable
     last_step: int
     stationary: bool
     complete: bool
@@ -195,6 +251,8 @@ class ScalarRun:
         """Return the record of the ``i``-th largest eigenvalue."""
         if not 0 <= i < len(self.row_of):
             raise InvalidArgument(f"eigenvalue index {i} is out of range for an {len(self.row_of)} x {len(self.row_of)} target.")
+        if self.row_of[i] < 0:
+            raise InvalidArgument(f"eigenvalue index {i} was not simulated in this run; include it in indices=.")
         return self.records[self.row_of[i]]
 
     def hitting_time(self, i: int, level: Fraction) -> tuple[int | None, int | None]:
@@ -206,17 +264,13 @@ class ScalarRun:
         record = self.record(i)
         if step in record.snapshots:
             return record.snapshots[step]
-        if record.stationary and step > record.last_step and record.snapshots:
+        if record.stationary and step > record.last_step and len(record.snapshots):
             return record.snapshots[max(record.snapshots)]
         raise InvalidArgument(f"step {step} was not recorded; pass it in snapshot_steps= when simulating.")
 
     def trajectory(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(steps, p_lo, p_hi)`` at the snapshot steps, as float64 arrays for plotting."""
-        record = self.record(i)
-        steps = np.array(sorted(record.snapshots), dtype=np.int64)
-        low = np.array([float(record.snapshots[k][0]) for k in steps])
-        high = np.array([float(record.snapshots[k][1]) for k in steps])
-        return steps, low, high
+        """Return ``(steps, p_lo, p_hi)`` at the snapshot steps as float64 arrays, rounded outwards."""
+        return self.record(i).snapshots.arrays()
 
 
 def geometric_steps(horizon: int, count: int = 200) -> list[int]:
@@ -244,6 +298,7 @@ def simulate_scalar(
     levels: Mapping[int, Iterable] | Iterable | None = None,
     snapshot_steps: Iterable[int] = (),
     snapshot_count: int = 200,
+    indices: Iterable[int] | None = None,
 ) -> ScalarRun:
     """Run the per-eigenvalue recurrence of an aligned instance up to ``horizon`` steps.
 
@@ -266,6 +321,9 @@ def simulate_scalar(
     snapshot_steps : iterable of int
         Steps whose values must be kept, besides a geometric schedule of
         ``snapshot_count`` steps.
+    indices : iterable of int, optional
+        Simulate only these eigenvalue indices (0-based); asking a run for
+        another index raises.  Default: all.
 
     Raises
     ------
@@ -292,16 +350,21 @@ def simulate_scalar(
         raise InvalidArgument(f"horizon = {horizon!r} is invalid: it must be an integer >= 0.")
     horizon = int(horizon)
 
-    spectrum_dps = max(30, dps if arithmetic == "mpmath" else int(bits * 0.302) + 5)
+    # Certified runs carry the eigenvalue radius in their enclosures, so 50 digits serve every precision.
+    spectrum_dps = max(30, dps) if arithmetic == "mpmath" else min(max(30, int(bits * 0.302) + 5), 50)
     spectrum = target_spectrum(instance, dps=spectrum_dps)
     n = instance.n
     per_index = _levels_per_index(levels, n, instance)
     snapshots = sorted(set(geometric_steps(horizon, snapshot_count)) | {int(k) for k in snapshot_steps if 0 <= k <= horizon})
 
+    wanted = set(range(n)) if indices is None else {int(index) for index in indices}
     rows: list[tuple[Fraction, Fraction]] = []
     row_levels: list[set[Fraction]] = []
     row_of: list[int] = []
     for i in range(n):
+        if i not in wanted:
+            row_of.append(-1)
+            continue
         interval = spectrum.interval(i)
         if interval in rows and spectrum.exact:
             row = rows.index(interval)
@@ -375,7 +438,7 @@ def _run_python_float(mu, levels, instance: Instance, horizon: int, snapshots: l
             events.append((k, reached, reached))
             previous = reached
         if k in wanted:
-            snaps[k] = (Fraction(p),) * 2
+            snaps[k] = p
         if k == horizon:
             break
         following = x + eta * x ** (depth - 1) * (mu_value - p)
@@ -388,8 +451,8 @@ def _run_python_float(mu, levels, instance: Instance, horizon: int, snapshots: l
     if stationary:
         for k in snapshots:
             if k > last_step:
-                snaps[k] = (Fraction(x**depth),) * 2
-    return EigenvalueRecord(mu, tuple(levels), tuple(events), snaps, last_step, stationary, True, Regime.NONE)
+                snaps[k] = x**depth
+    return EigenvalueRecord(mu, tuple(levels), tuple(events), _table(snaps), last_step, stationary, True, Regime.NONE)
 
 
 def _levels_per_index(levels, n: int, instance: Instance) -> list[set[Fraction]]:
@@ -462,7 +525,7 @@ def _run_float64(rows, level_lists, instance: Instance, horizon: int, snapshots:
         events = tuple(
             (int(result.event_step[r, e]), int(result.event_j[r, e]), int(result.event_j[r, e])) for e in range(count)
         )
-        snaps = {k: (Fraction(float(result.snaps[r, s])),) * 2 for s, k in enumerate(snapshots)}
+        snaps = SnapshotTable(snapshots, result.snaps[r].copy(), result.snaps[r].copy())
         records.append(_make_record(rows[r], level_lists[r], events, snaps, result.status[r], result.last_step[r], horizon, Regime.NONE))
     return records
 
@@ -492,7 +555,7 @@ def _run_certified_float64(rows, level_lists, instance: Instance, horizon: int, 
         np.full(m, eta_hi),
         fp_lo,
         fp_hi,
-        np.array([int(regime) for regime in regimes], dtype=np.int32),
+        np.array([_kernel_regime(regime, mu) for regime, mu in zip(regimes, rows)], dtype=np.int32),
         horizon,
         levels_lo,
         levels_hi,
@@ -508,14 +571,18 @@ def _run_certified_float64(rows, level_lists, instance: Instance, horizon: int, 
             (int(result.event_step[r, e]), int(result.event_j_lo[r, e]), int(result.event_j_hi[r, e])) for e in range(count)
         ]
         events = _exact_start(events, level_lists[r], instance)
-        snaps = {
-            k: (Fraction(float(result.snaps_lo[r, s])), Fraction(float(result.snaps_hi[r, s]))) for s, k in enumerate(snapshots)
-        }
-        snaps[0] = (instance.alpha**depth,) * 2
+        snaps = SnapshotTable(snapshots, result.snaps_lo[r].copy(), result.snaps_hi[r].copy(), {0: (instance.alpha**depth,) * 2})
         records.append(
             _make_record(rows[r], level_lists[r], tuple(events), snaps, result.status[r], result.last_step[r], horizon, regimes[r])
         )
     return records
+
+
+def _kernel_regime(regime: Regime, mu: tuple[Fraction, Fraction]) -> int:
+    """Return the compiled kernel's regime code: it separates falling to 0 (``mu <= 0``, code 3) from falling to a positive limit."""
+    if regime is Regime.FALLING and mu[1] <= 0:
+        return 3
+    return int(regime)
 
 
 def _make_record(mu, levels, events, snaps, status, last_step, horizon, regime) -> EigenvalueRecord:
@@ -582,7 +649,7 @@ def _run_mpmath(mu, levels, instance: Instance, horizon: int, snapshots: list[in
                 events.append((k, reached, reached))
                 previous = reached
             if k in wanted:
-                snaps[k] = (to_fraction_exact(p),) * 2
+                snaps[k] = p
             if k == horizon:
                 break
             following = x + eta * x ** (depth - 1) * (mu_value - p)
@@ -594,12 +661,12 @@ def _run_mpmath(mu, levels, instance: Instance, horizon: int, snapshots: list[in
             x = following
 
         if stationary:
-            final = (to_fraction_exact(x**depth),) * 2
+            final = x**depth
             for k in snapshots:
                 if k > last_step:
                     snaps[k] = final
 
-    return EigenvalueRecord(mu, tuple(levels), tuple(events), snaps, last_step, stationary, True, Regime.NONE)
+    return EigenvalueRecord(mu, tuple(levels), tuple(events), _table(snaps), last_step, stationary, True, Regime.NONE)
 
 
 def _run_certified_mpfr(mu, levels, instance: Instance, horizon: int, snapshots: list[int], bits: int) -> EigenvalueRecord:
@@ -630,7 +697,7 @@ def _run_certified_mpfr(mu, levels, instance: Instance, horizon: int, snapshots:
             events.append((k, *state))
             previous = state
         if k in wanted:
-            snaps[k] = (to_fraction_exact(p_lo), to_fraction_exact(p_hi))
+            snaps[k] = (p_lo, p_hi)
         if k == horizon:
             break
 
@@ -651,13 +718,21 @@ def _run_certified_mpfr(mu, levels, instance: Instance, horizon: int, snapshots:
         low, high = next_low, next_high
 
     events = _exact_start(events, levels, instance)
-    snaps[0] = (instance.alpha**depth,) * 2
     if stationary:
-        final = (to_fraction_exact(_power(down, low, depth)), to_fraction_exact(_power(up, high, depth)))
+        final = (_power(down, low, depth), _power(up, high, depth))
         for k in snapshots:
             if k > last_step:
                 snaps[k] = final
-    return EigenvalueRecord(mu, tuple(levels), tuple(events), snaps, last_step, stationary, True, regime)
+    steps = sorted(snaps)
+    table = SnapshotTable(steps, [snaps[k][0] for k in steps], [snaps[k][1] for k in steps], {0: (instance.alpha**depth,) * 2})
+    return EigenvalueRecord(mu, tuple(levels), tuple(events), table, last_step, stationary, True, regime)
+
+
+def _table(values: Mapping[int, Any]) -> SnapshotTable:
+    """Build a snapshot table from step -> value, for runs whose lower and upper values coincide."""
+    steps = sorted(values)
+    column = [values[k] for k in steps]
+    return SnapshotTable(steps, column, column)
 
 
 def _power(context, x, depth: int):

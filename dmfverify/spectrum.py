@@ -19,7 +19,7 @@ eigenvalue (sorted) lies within ``rho`` of the computed one:
   the working precision by ``u ||A||_F``.  The sum of these terms, doubled, is
   the radius.
 
-Results are cached per instance fingerprint and precision: one
+Results are cached per matrix (ground truth and noise) and precision: one
 eigendecomposition serves every run on the same target.
 """
 
@@ -31,6 +31,7 @@ from fractions import Fraction
 import mpmath
 
 from dmfverify.instance import Instance, Matrix
+from dmfverify.rounding import to_fraction_exact
 
 __all__ = ["SpectrumEnclosure", "target_spectrum", "ground_truth_spectrum", "noise_norm", "matrix_spectrum"]
 
@@ -108,8 +109,14 @@ def noise_norm(instance: Instance, dps: int = 30) -> tuple[Fraction, Fraction]:
 
 
 def _cached_spectrum(instance: Instance, which: str, dps: int) -> SpectrumEnclosure:
-    key = (instance.fingerprint(), which, int(dps))
+    fingerprint = instance.matrix_fingerprint()
+    key = (fingerprint, which, int(dps))
     cached = _CACHE.get(key)
+    if cached is None:
+        # A more precise enclosure of the same matrix serves a less precise request.
+        finer = [entry for (print_, kind, digits), entry in _CACHE.items() if print_ == fingerprint and kind == which and digits >= dps]
+        if finer:
+            return min(finer, key=lambda entry: entry.dps)
     if cached is None:
         cached = _compute(instance, which, dps)
         if len(_CACHE) > 64:
@@ -211,5 +218,4 @@ def _hermitian_dilation(matrix: Matrix) -> Matrix:
 
 
 def _mpf_to_fraction(value) -> Fraction:
-    mantissa, exponent = mpmath.mpf(value).man_exp
-    return Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+    return to_fraction_exact(mpmath.mpf(value))

@@ -116,9 +116,10 @@ def to_fraction(name: str, value: Any) -> Fraction:
             raise InvalidArgument(
                 f"{name} = {value} is invalid: it must be a finite real number; replace the NaN or infinity by a finite value."
             )
-        # Read the mantissa of the value itself: mpmath.mpf(value) would round it to the current precision.
-        mantissa, exponent = value.man_exp if isinstance(value, mpmath.mpf) else mpmath.mpf(value).man_exp
-        return Fraction(int(mantissa)) * Fraction(2) ** int(exponent)
+        from dmfverify.rounding import to_fraction_exact
+
+        # Convert the value itself: mpmath.mpf(value) would round it to the current precision.
+        return to_fraction_exact(value if isinstance(value, mpmath.mpf) else mpmath.mpf(value))
 
     if isinstance(value, (Real, np.floating)):
         if not math.isfinite(float(value)):
