@@ -717,7 +717,8 @@ def _evaluate_derived(theorem: Theorem, context: Context) -> None:
             values = [_evaluate(derived.expr, context, context.scope(j))[0] for j in context.indices(derived.over)]
             if not values:
                 raise _Vacuous(f"derived quantity {derived.name} ranges over an empty index set")
-            value = {"max": max, "min": min, "sum": mpmath.fsum}[derived.reduce](values)
+            with mpmath.workdps(context.dps):
+                value = {"max": max, "min": min, "sum": mpmath.fsum}[derived.reduce](values)
         context.derived[derived.name] = to_fraction_exact(value)
 
 

@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("theorem")
     show.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
 
+    invariance = commands.add_parser("invariance", help="check bound formulas for the scaling invariance and the noiseless limit, before any run")
+    invariance.add_argument("--theorem", action="append", default=[], help="check only this theorem id (repeatable)")
+    invariance.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
+    invariance.add_argument("--samples", type=int, default=6, help="sample instances per theorem (default 6)")
+
     check = commands.add_parser("check", help="check theorems on instances")
     check.add_argument("cases", nargs="*", help="instance JSON files (default: the built-in problem library)")
     check.add_argument("--theorem", action="append", default=[], help="check only this theorem id (repeatable)")
@@ -155,6 +160,20 @@ def _show(arguments) -> int:
     return 0
 
 
+def _invariance(arguments) -> int:
+    from dmfverify.invariance import noiseless_limit_check, scaling_check
+    from dmfverify.theorem_loader import select
+
+    theorems = select(_theorems(arguments), arguments.theorem)
+    by_id = {theorem.id: theorem for theorem in _theorems(arguments)}
+    results = [scaling_check(theorem, count=arguments.samples) for theorem in theorems]
+    if "Q1" in {theorem.id for theorem in theorems} and "L1" in by_id:
+        results.append(noiseless_limit_check(by_id["Q1"], by_id["L1"], count=arguments.samples))
+    for result in results:
+        print(result)
+    return 1 if any(result.status == "BROKEN" for result in results) else 0
+
+
 def _check(arguments) -> int:
     from dmfverify.checker import CheckOptions, check
     from dmfverify.instance import load_instance
@@ -252,7 +271,7 @@ def _diff(arguments) -> int:
     return diff_exit_code(rows)
 
 
-_COMMANDS = {"simulate": _simulate, "list": _list, "show": _show, "check": _check, "report": _report, "hunt": _hunt, "replay": _replay, "diff": _diff}
+_COMMANDS = {"simulate": _simulate, "list": _list, "show": _show, "check": _check, "invariance": _invariance, "report": _report, "hunt": _hunt, "replay": _replay, "diff": _diff}
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ class Observable:
     levels: Callable
     snapshots: Callable
     description: str = ""
+    scaling: int | None = None
 
 
 OBSERVABLES: dict[str, Observable] = {}
@@ -77,8 +78,13 @@ def _no_horizon(context, check, options, default):
     return 0
 
 
-def observable(name: str, *, horizon=_no_horizon, levels=_no_levels, snapshots=_no_snapshots, description: str = ""):
+def observable(name: str, *, horizon=_no_horizon, levels=_no_levels, snapshots=_no_snapshots, description: str = "",
+               scaling: int | None = None):
     """Register ``compute`` as the observable ``name`` (decorator).
+
+    ``scaling`` is the power of ``c`` by which the observable scales when the
+    spectrum is multiplied by ``c`` (1 for eigenvalue errors, 0 for angles and
+    effective ranks); the invariance check uses it, and skips observables without it.
 
     >>> @observable("zero_example", description="always 0")
     ... def zero_example(context, check, options):
@@ -90,7 +96,7 @@ def observable(name: str, *, horizon=_no_horizon, levels=_no_levels, snapshots=_
     def register(compute):
         if name in OBSERVABLES and OBSERVABLES[name].compute is not compute:
             raise InvalidTheorem(f"observable {name!r} is already registered; pick another name.")
-        OBSERVABLES[name] = Observable(name, compute, horizon, levels, snapshots, description or (compute.__doc__ or "").strip())
+        OBSERVABLES[name] = Observable(name, compute, horizon, levels, snapshots, description or (compute.__doc__ or "").strip(), scaling)
         return compute
 
     return register
@@ -103,7 +109,7 @@ def _mpf(value: Fraction) -> mpmath.mpf:
 # ------------------------------------------------------------ spectral limits
 
 
-@observable("limit_eigenvalue_error", description="max_i |max(mu_i, 0) - lambda_i|: eigenvalue error of the limit (Mhat)_+")
+@observable("limit_eigenvalue_error", scaling=1, description="max_i |max(mu_i, 0) - lambda_i|: eigenvalue error of the limit (Mhat)_+")
 def limit_eigenvalue_error(context, check, options) -> Enclosure:
     """Return ``max_i |max(mu_i, 0) - lambda_i|`` with the eigenvalue enclosure radii."""
     mu = context.arrays["mu"]
@@ -116,7 +122,7 @@ def limit_eigenvalue_error(context, check, options) -> Enclosure:
     return Enclosure(max(largest - radius, Fraction(0)), largest + radius, "from certified eigenvalue enclosures")
 
 
-@observable("limit_frobenius_error", description="||(Mhat)_+ - M||_F: Frobenius error of the gradient-descent limit")
+@observable("limit_frobenius_error", scaling=1, description="||(Mhat)_+ - M||_F: Frobenius error of the gradient-descent limit")
 def limit_frobenius_error(context, check, options) -> Enclosure:
     """Return ``||(Mhat)_+ - M||_F`` computed in mpmath (error estimated from the precision)."""
     instance = context.instance
@@ -150,7 +156,7 @@ def _limit_frobenius(instance, dps) -> mpmath.mpf:
     return mpmath.mnorm(difference, "f")
 
 
-@observable("sin_theta_top_r", description="||sin Theta(U_r(Mhat), U_r(M))||_2 between top-r eigenspaces of target and ground truth")
+@observable("sin_theta_top_r", scaling=0, description="||sin Theta(U_r(Mhat), U_r(M))||_2 between top-r eigenspaces of target and ground truth")
 def sin_theta_top_r(context, check, options) -> Enclosure:
     """Return the largest principal-angle sine between the top-``r`` eigenspaces of ``Mhat`` and ``M``."""
     from dmfverify.spectrum import ground_truth_spectrum, target_spectrum
@@ -243,6 +249,7 @@ def _erank_bounds(context, steps) -> tuple[np.ndarray, np.ndarray]:
 
 @observable(
     "erank_window_deviation",
+    scaling=0,
     horizon=_window_horizon,
     snapshots=_window_snapshots,
     description="max over k in [k_start, k_end) of |erank(W(k)) - erank(M_r)|",
@@ -267,6 +274,7 @@ def erank_window_deviation(context, check, options) -> Enclosure:
 
 @observable(
     "erank_decrease_after_minimum",
+    scaling=0,
     horizon=_window_horizon,
     snapshots=_window_snapshots,
     description="largest one-step decrease of erank(W(k)) after its minimum over the run",
@@ -311,6 +319,7 @@ def _refine_order(upper_record, lower_record, steps, low, high):
 
 @observable(
     "order_violation",
+    scaling=1,
     horizon=lambda context, check, options, default: min(default, MAX_SCANNED_STEPS),
     snapshots=lambda context, check, options, horizon: set(range(0, min(horizon, MAX_SCANNED_STEPS) + 1)),
     description="max over k and i of p_(i+1)(k) - p_i(k): positive when the eigenvalue order is broken",

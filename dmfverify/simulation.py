@@ -11,13 +11,14 @@ exceeds ``delta``.  Certified runs report integer ranges under
 from __future__ import annotations
 
 import math
+import warnings
 from fractions import Fraction
 from typing import Any
 
 import mpmath
 import numpy as np
 
-from dmfverify.errors import BudgetExceeded, InvalidArgument
+from dmfverify.errors import BudgetExceeded, DmfverifyError, InvalidArgument, NumericalWarning
 from dmfverify.instance import Instance
 from dmfverify.potential import estimate_hitting_time
 from dmfverify.scalar_engine import simulate_scalar
@@ -126,7 +127,36 @@ def observe(instance: Instance, *, engine: str = "scalar", arithmetic: str = "ce
 
     if arithmetic == "certified":
         result["certified_ranges"] = ranges
+    elif arithmetic == "float64":
+        _flag_float64_differences(instance, horizon, levels, run, result)
     return result
+
+
+def _flag_float64_differences(instance: Instance, horizon: int, levels, run, result: dict[str, Any]) -> None:
+    """Compare a float64 run with a certified one and warn about every hitting time that differs."""
+    try:
+        certified = simulate_scalar(instance, horizon, arithmetic="certified", levels=levels)
+    except DmfverifyError as error:
+        result["float64_unverified"] = f"no certified run to compare with: {error}"
+        return
+
+    differences = []
+    for index, values in levels.items():
+        for level in values:
+            plain = run.hitting_time(index, level)[0]
+            earliest, latest = certified.hitting_time(index, level)
+            if not (earliest is not None and latest is not None and earliest <= (plain if plain is not None else -1) <= latest) and not (
+                plain is None and earliest is None
+            ):
+                differences.append({"index": index + 1, "level": float(level), "float64": plain, "certified": [earliest, latest]})
+    if differences:
+        result["float64_differs_from_certified"] = differences
+        warnings.warn(
+            f"float64 hitting times of {instance.id!r} differ from the certified ones at {len(differences)} level(s); "
+            "use --arithmetic certified for trustworthy values.",
+            NumericalWarning,
+            stacklevel=3,
+        )
 
 
 def _single(pair):
