@@ -152,10 +152,10 @@ def build_context(instance: Instance, options: CheckOptions) -> Context:
         "_mu_radius": target.radius,
         "_lambda_radius": truth.radius,
     }
-    for name in ("rank", "eps", "delta"):
-        value = getattr(instance, name)
+    for field_name, symbol_name in (("rank", "r"), ("eps", "epsilon"), ("delta", "delta")):
+        value = getattr(instance, field_name)
         if value is not None:
-            values["r" if name == "rank" else ("epsilon" if name == "eps" else name)] = value
+            values[symbol_name] = value
 
     return Context(
         instance=instance,

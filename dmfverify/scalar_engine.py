@@ -279,7 +279,7 @@ def geometric_steps(horizon: int, count: int = 200) -> list[int]:
     >>> geometric_steps(10, 5)
     [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     >>> geometric_steps(10**6, 20)[-3:]
-    [398107, 630957, 1000000]
+    [79084, 281218, 1000000]
     """
     if horizon <= 2 * count:
         return list(range(horizon + 1))
