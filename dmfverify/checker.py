@@ -94,6 +94,7 @@ class Context:
     derived: dict[str, Any] = field(default_factory=dict)
     run: ScalarRun | None = None
     options: CheckOptions = field(default_factory=CheckOptions)
+    corners: list["Context"] = field(default_factory=list)
 
     def indices(self, over: str | None) -> list[int]:
         """Return the 1-based eigenvalue indices of an index set (``[None]`` when ``over`` is None)."""
@@ -106,7 +107,8 @@ class Context:
         if over == "first":
             return [1]
         if over == "positive":
-            return [j for j in range(1, n + 1) if self.arrays["mu"][j - 1] > self.values.get("_mu_radius", 0)]
+            radii = self.values["_radii"]["mu"]
+            return [j for j in range(1, n + 1) if self.arrays["mu"][j - 1] > radii[j - 1]]
         if rank is None:
             raise _Vacuous("the instance gives no rank r")
         if over == "top":
@@ -149,8 +151,7 @@ def build_context(instance: Instance, options: CheckOptions) -> Context:
         "n": instance.n,
         "sigma": (sigma_lo + sigma_hi) / 2,
         "sigma_F": _frobenius(instance),
-        "_mu_radius": target.radius,
-        "_lambda_radius": truth.radius,
+        "_radii": {"mu": [target.radius_of(j) for j in range(instance.n)], "lambda": [truth.radius_of(j) for j in range(instance.n)]},
     }
     for field_name, symbol_name in (("rank", "r"), ("eps", "epsilon"), ("delta", "delta")):
         value = getattr(instance, field_name)
@@ -191,6 +192,38 @@ def _evaluate(expr, context: Context, scope: dict[str, Any]) -> tuple[mpmath.mpf
     return first, error
 
 
+def _make_corners(theorem: Theorem, context: Context) -> None:
+    """Build copies of the context with the inexact inputs at the ends of their enclosures.
+
+    Eigenvalues of a non-diagonal target and the noise norm are known only within
+    radii.  Each corner shifts every eigenvalue by plus or minus its radius and
+    sigma by plus or minus its radius, and re-evaluates the derived quantities, so
+    the spread of a bound over the corners estimates its sensitivity to the inputs.
+    """
+    radii = context.values["_radii"]
+    inexact = any(radius for entries in radii.values() for radius in entries)
+    sigma_radius = (context.sigma_interval[1] - context.sigma_interval[0]) / 2
+    if not inexact and sigma_radius == 0:
+        return
+    for sign in (-1, 1):
+        for sigma_shift in (-sigma_radius, sigma_radius):
+            values = dict(context.values, sigma=context.values["sigma"] + sigma_shift)
+            arrays = {name: [value + sign * radius for value, radius in zip(entries, radii[name])] for name, entries in context.arrays.items()}
+            corner = Context(context.instance, values, arrays, context.sigma_interval, context.dps, options=context.options)
+            _evaluate_derived(theorem, corner)
+            context.corners.append(corner)
+
+
+def _evaluate_uncertain(expr, context: Context, index: int | None, level: Any, extra: dict[str, Any] | None = None):
+    """Return an expression's value and an error estimate that includes the inputs' enclosure radii."""
+    value, error = _evaluate(expr, context, dict(context.scope(index, level), **(extra or {})))
+    for corner in context.corners:
+        shifted, _ = _evaluate(expr, corner, dict(corner.scope(index, level), **(extra or {})))
+        with mpmath.workdps(context.dps + 15):
+            error = max(error, abs(shifted - value) * 2 + error)
+    return value, error
+
+
 def _level_interval(expr, context: Context, scope: dict[str, Any]) -> tuple[Fraction, Fraction]:
     """Enclose a level whose value depends on inexact eigenvalues or on sigma.
 
@@ -201,17 +234,18 @@ def _level_interval(expr, context: Context, scope: dict[str, Any]) -> tuple[Frac
     sigma and constants).
     """
     centre = _exact_or_rounded(expr, context, scope)
-    radius = context.values.get("_mu_radius", Fraction(0)) + context.values.get("_lambda_radius", Fraction(0))
+    radii = context.values["_radii"]
+    inexact = any(radius for entries in radii.values() for radius in entries)
     sigma_radius = (context.sigma_interval[1] - context.sigma_interval[0]) / 2
     names = sym.free_names(sympy.sympify(expr))
-    if (radius == 0 or not names & {"mu", "lambda"}) and (sigma_radius == 0 or "sigma" not in names):
+    if (not inexact or not names & {"mu", "lambda"}) and (sigma_radius == 0 or "sigma" not in names):
         return centre, centre
 
     corners = []
     saved = context.arrays
-    for array_shift in (-radius, radius):
+    for sign in (-1, 1):
         for sigma_shift in (-sigma_radius, sigma_radius):
-            context.arrays = {name: [value + array_shift for value in values] for name, values in saved.items()}
+            context.arrays = {name: [value + sign * radius for value, radius in zip(values, radii[name])] for name, values in saved.items()}
             shifted = dict(scope, sigma=scope.get("sigma", Fraction(0)) + sigma_shift)
             try:
                 value, error = _evaluate(expr, context, shifted)
@@ -314,6 +348,12 @@ def _check_hypotheses(hypotheses, context: Context, index: int | None = None, le
             scope = context.scope(j, level)
             try:
                 holds = _decide(hypothesis.condition, context, scope)
+                # With inexact inputs the hypothesis must come out the same at every end of their enclosures.
+                for corner in context.corners:
+                    if _decide(hypothesis.condition, corner, corner.scope(j, level)) != holds:
+                        raise _Undecided(f"'{hypothesis.name}' changes within the enclosures of the eigenvalues and sigma")
+            except InvalidTheorem:
+                raise
             except DmfverifyError as error:
                 raise _Vacuous(f"hypothesis '{hypothesis.name}' cannot be evaluated: {error}") from None
             if not holds:
@@ -353,7 +393,10 @@ def _levels_for(claim, context: Context, index: int) -> list[Any]:
         return []
     depth = instance.depth
     fractions = [Fraction(text) * eigenvalue for text in DEFAULT_LEVEL_FRACTIONS]
-    fractions.append(Fraction(depth - 1, 2 * depth - 1) * eigenvalue)
+    # Levels just below and just above v*(mu) = (N-1) mu / (2N-1) test both branches of the bracket
+    # near its peak; v* itself would tie with the branch hypotheses when mu is known only to a radius.
+    peak = Fraction(depth - 1, 2 * depth - 1) * eigenvalue
+    fractions += [peak * Fraction(999, 1000), peak * Fraction(1001, 1000)]
     return sorted(set(fractions))
 
 
@@ -376,21 +419,21 @@ def _expand(claim, context: Context) -> list[_Check]:
 def _prepare(check: _Check, context: Context) -> None:
     """Evaluate the level and bound of a check (steps that need no run)."""
     claim = check.claim
-    scope = context.scope(check.index, check.extra.get("u"))
+    level = check.extra.get("u")
+    scope = context.scope(check.index, level)
     if isinstance(claim, HittingTimeBound):
         check.level, check.level_high = _level_interval(claim.level, context, scope)
-        check.bound, check.bound_error = _evaluate(claim.bound, context, scope)
+        check.bound, check.bound_error = _evaluate_uncertain(claim.bound, context, check.index, level)
     elif isinstance(claim, WindowBound):
         check.level, check.level_high = _level_interval(claim.level, context, scope)
-        start, start_error = _evaluate(claim.start, context, scope)
-        check.extra["start"] = (start, start_error)
+        check.extra["start"] = _evaluate_uncertain(claim.start, context, check.index, level)
         if claim.stop is not None:
-            check.extra["stop"] = _evaluate(claim.stop, context, scope)
+            check.extra["stop"] = _evaluate_uncertain(claim.stop, context, check.index, level)
     elif isinstance(claim, StepValueBound):
         if claim.anchor_level is not None:
             check.level = _exact_or_rounded(claim.anchor_level, context, scope)
     elif isinstance(claim, ObservableBound):
-        check.bound, check.bound_error = _evaluate(claim.bound, context, scope)
+        check.bound, check.bound_error = _evaluate_uncertain(claim.bound, context, check.index, level)
 
 
 def _needed_horizon(check: _Check, context: Context, default: int) -> int:
@@ -432,8 +475,8 @@ def _estimate_default_horizon(context: Context) -> int:
             with mpmath.workdps(20):
                 estimates.append(estimate_hitting_time(fraction * value, value, instance.alpha, instance.eta, instance.depth))
     largest = max(estimates)
-    if not math.isfinite(largest):
-        return context.options.budget
+    if not math.isfinite(largest) or largest > context.options.budget:
+        return context.options.budget + 1
     return int(largest * 1.1) + 10
 
 
@@ -456,6 +499,7 @@ def _judge_hitting(check: _Check, run: ScalarRun) -> None:
             _settle(check, Outcome.VIOLATED, earliest, bound, "<=")
         elif earliest is None and horizon > bound + error:
             _settle(check, Outcome.VIOLATED, horizon + 1, bound, "<=", note=f"level not reached within {horizon} steps")
+            check.tightness = None
         else:
             _undecided(check, f"hitting time range {check.observed} against bound {_show(bound)}")
     else:
@@ -463,6 +507,8 @@ def _judge_hitting(check: _Check, run: ScalarRun) -> None:
             _settle(check, Outcome.HOLDS, earliest, bound, ">=")
         elif earliest is None and horizon >= bound + error:
             _settle(check, Outcome.HOLDS, horizon + 1, bound, ">=", note=f"level not reached within {horizon} steps")
+            # The hitting time is only known to exceed the horizon: margin and tightness are bounds, not values.
+            check.tightness = None
         elif latest is not None and latest < bound - error:
             _settle(check, Outcome.VIOLATED, latest, bound, ">=")
         else:
@@ -522,8 +568,9 @@ def _judge_step_values(check: _Check, run: ScalarRun, context: Context) -> None:
     worst_margin = None
     for step, anchor in check.extra["steps"]:
         low, high = run.value(check.index - 1, step)
-        local = dict(scope, K=anchor, m=step - check.extra["anchor_step"], k=step)
-        bound, error = _evaluate(claim.bound, context, local)
+        offsets = {"K": anchor, "m": step - check.extra["anchor_step"], "k": step}
+        local = dict(scope, **offsets)
+        bound, error = _evaluate_uncertain(claim.bound, context, check.index, check.extra.get("u"), offsets)
         observed_low, _ = _evaluate(claim.observed, context, dict(local, p=low))
         observed_high, _ = _evaluate(claim.observed, context, dict(local, p=high))
         smallest, largest = min(observed_low, observed_high), max(observed_low, observed_high)
@@ -561,6 +608,8 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         return
     bound, error = check.bound, check.bound_error
     check.extra["open_indices"] = enclosure.open_indices
+    if "not certified" in enclosure.note or "error estimate" in enclosure.note:
+        check.extra["arithmetic"] = "estimated (not certified)"
     with mpmath.workdps(context.dps):
         enclosure = Enclosure(_as_mpf(enclosure.low), _as_mpf(enclosure.high), enclosure.note)
     check.observed = float((enclosure.low + enclosure.high) / 2)
@@ -666,6 +715,17 @@ def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = N
     derived_names = {derived.name for derived in theorem.derived}
     early = [hyp for hyp in theorem.hypotheses if not (sym.free_names(hyp.condition) & derived_names)]
     late = [hyp for hyp in theorem.hypotheses if sym.free_names(hyp.condition) & derived_names]
+    corner_problem = None
+    try:
+        _evaluate_derived(theorem, context)
+        try:
+            _make_corners(theorem, context)
+        except (_Vacuous, InvalidArgument, ValueError, ZeroDivisionError) as error:
+            corner_problem = str(error)
+            context.corners = []
+    except (_Vacuous, InvalidArgument, ValueError, ZeroDivisionError):
+        # A derived quantity outside its domain: the hypotheses below say which one fails.
+        context.corners = []
     try:
         _check_hypotheses(early, context)
         _evaluate_derived(theorem, context)
@@ -676,6 +736,8 @@ def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = N
         return every(Outcome.INCONCLUSIVE, f"hypothesis undecided: {undecided}")
     except (InvalidArgument, ValueError, ZeroDivisionError) as error:
         return every(Outcome.ERROR, f"a derived quantity could not be evaluated: {error}")
+    if corner_problem is not None:
+        return every(Outcome.INCONCLUSIVE, f"a derived quantity cannot be evaluated everywhere inside the enclosures of the eigenvalues and sigma: {corner_problem}")
 
     per_claim: dict[str, list[_Check]] = {}
     for claim in theorem.claims:
@@ -724,7 +786,8 @@ def _evaluate_derived(theorem: Theorem, context: Context) -> None:
 
 def _run_and_judge(pending: list[_Check], context: Context, instance: Instance, options: CheckOptions) -> tuple[str, str]:
     default = _default_horizon(context)
-    horizon = max(_needed_horizon(item, context, default) for item in pending)
+    with mpmath.workdps(context.dps + 15):
+        horizon = max(_needed_horizon(item, context, default) for item in pending)
     horizon = max(horizon, 1)
     if horizon > options.budget:
         message = (
@@ -775,7 +838,10 @@ def _run_and_judge(pending: list[_Check], context: Context, instance: Instance, 
             item.outcome = None
             item.extra["precision"] = f"{run.precision} {run.precision_unit}"
             try:
-                _judge(item, run, context)
+                # Compare bounds and errors at the working precision: outside a precision context
+                # mpmath would round ``bound - error`` to 53 bits and lose the error estimate.
+                with mpmath.workdps(context.dps + 15):
+                    _judge(item, run, context)
             except DmfverifyError as error:
                 item.outcome, item.reason = Outcome.ERROR, f"the check failed: {error}"
         arithmetic_used, precision_used = "certified", f"{run.precision} {run.precision_unit}"
@@ -783,7 +849,8 @@ def _run_and_judge(pending: list[_Check], context: Context, instance: Instance, 
         if not undecided:
             break
         logger.info("%d checks undecided at %d bits; escalating", len(undecided), bits)
-        horizon = max(max(_needed_horizon(item, context, default) for item in undecided), 1)
+        with mpmath.workdps(context.dps + 15):
+            horizon = max(max(_needed_horizon(item, context, default) for item in undecided), 1)
     return arithmetic_used, precision_used
 
 
@@ -875,7 +942,7 @@ def _summarise(theorem: Theorem, instance: Instance, name: str, checks: list[_Ch
         bound=_plain(chosen.bound),
         margin=chosen.margin,
         tightness=chosen.tightness,
-        arithmetic=arithmetic if outcome not in (Outcome.VACUOUS,) else "",
+        arithmetic=chosen.extra.get("arithmetic", arithmetic) if outcome not in (Outcome.VACUOUS,) else "",
         precision=used_precision if outcome not in (Outcome.VACUOUS,) else "",
         reason=reason,
         status=theorem.status,

@@ -14,7 +14,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from dmfverify.errors import DmfverifyError
+from dmfverify.errors import DmfverifyError, InvalidArgument
 from dmfverify.verdict import Outcome
 
 __all__ = ["main", "builtin_case_paths"]
@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dmfverify: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of the output went away (for example `| head`); that is not an error of the check.
+        sys.stderr.close()
+        return 0
 
 
 def _theorems(arguments) -> list:
@@ -126,6 +130,11 @@ def _theorems(arguments) -> list:
     theorems = builtin_theorems()
     for path in arguments.theorems:
         theorems.extend(load_theorems(path))
+    seen: set[str] = set()
+    for theorem in theorems:
+        if theorem.id in seen:
+            raise InvalidArgument(f"theorem id {theorem.id!r} is defined twice (a module in --theorems reuses it); give the new theorem another id.")
+        seen.add(theorem.id)
     return theorems
 
 
@@ -133,6 +142,10 @@ def _simulate(arguments) -> int:
     from dmfverify.instance import load_instance
     from dmfverify.simulation import observe
 
+    if arguments.dps < 15:
+        raise InvalidArgument(f"--dps {arguments.dps} is invalid: use at least 15 decimal digits, e.g. --dps 50.")
+    if arguments.bits < 53:
+        raise InvalidArgument(f"--bits {arguments.bits} is invalid: the certified arithmetic needs at least 53 bits.")
     instance = load_instance(arguments.case, data_dir=arguments.data_dir)
     result = observe(instance, engine=arguments.engine, arithmetic=arguments.arithmetic, dps=arguments.dps,
                      bits=arguments.bits, horizon=arguments.horizon)
@@ -183,6 +196,10 @@ def _check(arguments) -> int:
     theorems = select(_theorems(arguments), arguments.theorem)
     paths = [Path(path) for path in arguments.cases] or builtin_case_paths()
     instances = [load_instance(path, data_dir=arguments.data_dir) for path in paths]
+    if arguments.dps < 15:
+        raise InvalidArgument(f"--dps {arguments.dps} is invalid: bounds need at least 15 decimal digits; pass e.g. --dps 50.")
+    if arguments.budget < 1:
+        raise InvalidArgument(f"--budget {arguments.budget} is invalid: it must be a positive number of steps.")
     options = CheckOptions(dps=arguments.dps, budget=arguments.budget)
 
     verdicts = []

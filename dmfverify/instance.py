@@ -32,6 +32,7 @@ import numpy as np
 from dmfverify.errors import InvalidArgument
 from dmfverify.initialisation import Initialisation
 from dmfverify.validation import (
+    _check_magnitude,
     check_depth,
     check_positive,
     check_psd,
@@ -151,6 +152,8 @@ class Instance:
             if isinstance(spectrum, (str, bytes)) or not hasattr(spectrum, "__len__") or len(spectrum) == 0:
                 raise InvalidArgument(f"spectrum = {spectrum!r} is invalid: it must be a non-empty list of eigenvalues.")
             spectrum = tuple(to_fraction(f"spectrum[{i}]", value) for i, value in enumerate(spectrum))
+            for i, value in enumerate(spectrum):
+                _check_magnitude(f"spectrum[{i}]", value)
             negative = [value for value in spectrum if value < 0]
             if require_psd and negative:
                 raise InvalidArgument(
@@ -177,6 +180,8 @@ class Instance:
         if delta is not None:
             delta = check_positive("delta", delta)
 
+        if isinstance(thresholds, (str, bytes)) or not hasattr(thresholds, "__iter__"):
+            raise InvalidArgument(f"thresholds = {thresholds!r} is invalid: it must be a list of levels such as [\"0.3\", \"0.9\"].")
         thresholds = tuple(check_positive(f"thresholds[{i}]", value) for i, value in enumerate(thresholds))
 
         if initialisation is None:
@@ -349,7 +354,7 @@ class Instance:
             kind=kind,
             note=data.get("note", ""),
             expected=data.get("expected"),
-            extra={key: data[key] for key in data if key not in _KNOWN_KEYS} or None,
+            extra=_extra_keys(data),
             require_psd=bool(data.get("require_psd", True)),
         )
 
@@ -398,6 +403,16 @@ _KNOWN_KEYS = {
     "id", "kind", "depth", "alpha", "eta", "spectrum", "eigenvalue", "ground_truth", "noise", "rank", "eps",
     "delta", "thresholds", "initialisation", "note", "expected", "require_psd",
 }
+
+
+def _extra_keys(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return keys outside the format, rejecting likely misspellings of known ones."""
+    extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
+    for key in extra:
+        close = [known for known in _KNOWN_KEYS if known.rstrip("s") == key.rstrip("s") or known.replace("_", "") == key.replace("_", "")]
+        if close:
+            raise InvalidArgument(f"instance key {key!r} is not part of the format; did you mean {close[0]!r}?")
+    return extra or None
 
 
 def load_instance(path: str | Path, *, data_dir: str | Path | None = None) -> Instance:

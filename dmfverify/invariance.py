@@ -13,7 +13,7 @@ is wrong whatever the instances say.
 The check is numerical on exact inputs: ``c = t^N`` with rational ``t`` makes the
 scaled ``alpha`` and ``eta`` rational too, every claim of the theorem is expanded
 on a family of random instances and on their scaled images, and the values are
-compared at 40 digits.  The report says "invariant at K instances" (evidence,
+compared at 40 digits, requiring agreement to 30.  The report says "invariant at K instances" (evidence,
 not a proof) or names the first broken expression with both values.
 
 Noiseless limit.  With ``sigma = 0`` the persistence theorem's interval must

@@ -114,12 +114,12 @@ def limit_eigenvalue_error(context, check, options) -> Enclosure:
     """Return ``max_i |max(mu_i, 0) - lambda_i|`` with the eigenvalue enclosure radii."""
     mu = context.arrays["mu"]
     lam = context.arrays["lambda"]
-    radius = context.values.get("_mu_radius", Fraction(0))
-    from dmfverify.spectrum import ground_truth_spectrum
-
-    radius += ground_truth_spectrum(context.instance, dps=context.dps).radius
-    largest = max(abs(max(a, Fraction(0)) - b) for a, b in zip(mu, lam))
-    return Enclosure(max(largest - radius, Fraction(0)), largest + radius, "from certified eigenvalue enclosures")
+    radii = context.values["_radii"]
+    errors = [abs(max(a, Fraction(0)) - b) for a, b in zip(mu, lam)]
+    slack = [radius_mu + radius_lambda for radius_mu, radius_lambda in zip(radii["mu"], radii["lambda"])]
+    low = max(max(error - radius, Fraction(0)) for error, radius in zip(errors, slack))
+    high = max(error + radius for error, radius in zip(errors, slack))
+    return Enclosure(low, high, "from certified eigenvalue enclosures")
 
 
 @observable("limit_frobenius_error", scaling=1, description="||(Mhat)_+ - M||_F: Frobenius error of the gradient-descent limit")

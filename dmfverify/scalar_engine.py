@@ -250,7 +250,7 @@ class ScalarRun:
     def record(self, i: int) -> EigenvalueRecord:
         """Return the record of the ``i``-th largest eigenvalue."""
         if not 0 <= i < len(self.row_of):
-            raise InvalidArgument(f"eigenvalue index {i} is out of range for an {len(self.row_of)} x {len(self.row_of)} target.")
+            raise InvalidArgument(f"eigenvalue index {i} is out of range for a target of size {len(self.row_of)}.")
         if self.row_of[i] < 0:
             raise InvalidArgument(f"eigenvalue index {i} was not simulated in this run; include it in indices=.")
         return self.records[self.row_of[i]]
@@ -768,7 +768,7 @@ def _regime_or_raise(mu, instance: Instance) -> Regime:
         raise CertificationError(
             f"no certified enclosure for instance {instance.id!r}: "
             f"{explain(mu[0], mu[1], instance.alpha, instance.eta, instance.depth)}; "
-            "use arithmetic='mpmath' for an uncertified run, or a smaller eta."
+            "run uncertified with arithmetic='mpmath' (--arithmetic mpmath on the command line), or use a smaller eta."
         )
     return regime
 

@@ -69,7 +69,7 @@ def estimate_horizon(instance: Instance, levels: dict[int, list[Fraction]], budg
             if mu > 0 and instance.alpha**instance.depth < level < mu:
                 with mpmath.workdps(20):
                     largest = max(largest, estimate_hitting_time(level, mu, instance.alpha, instance.eta, instance.depth))
-    horizon = int(1.5 * largest) + 100
+    horizon = int(1.5 * largest) + 100 if math.isfinite(largest) and largest < budget else budget + 1
     if not math.isfinite(largest) or horizon > budget:
         raise BudgetExceeded(
             f"instance {instance.id!r} needs an estimated {horizon if math.isfinite(largest) else 'unbounded number of'} steps, "
@@ -120,10 +120,12 @@ def observe(instance: Instance, *, engine: str = "scalar", arithmetic: str = "ce
             result["observed_T1"] = _single((min(p[0] for p in reached), min((p[1] for p in reached if p[1] is not None), default=None))) if reached else None
 
     if not instance.is_noiseless:
-        spectrum = target_spectrum(instance, dps=dps)
-        result["perturbed_eigenvalues"] = [mpmath.nstr(mpmath.mpf(v.numerator) / v.denominator, 30) for v in spectrum.values]
-        low, high = noise_norm(instance, dps=dps)
-        result["sigma"] = mpmath.nstr(mpmath.mpf((low + high).numerator) / (low + high).denominator / 2, 30)
+        spectrum = target_spectrum(instance, dps=max(dps, 40))
+        low, high = noise_norm(instance, dps=max(dps, 40))
+        with mpmath.workdps(max(dps, 40)):
+            result["perturbed_eigenvalues"] = [mpmath.nstr(mpmath.mpf(v.numerator) / v.denominator, 30) for v in spectrum.values]
+            middle = (low + high) / 2
+            result["sigma"] = mpmath.nstr(mpmath.mpf(middle.numerator) / middle.denominator, 30)
 
     if arithmetic == "certified":
         result["certified_ranges"] = ranges
@@ -145,9 +147,11 @@ def _flag_float64_differences(instance: Instance, horizon: int, levels, run, res
         for level in values:
             plain = run.hitting_time(index, level)[0]
             earliest, latest = certified.hitting_time(index, level)
-            if not (earliest is not None and latest is not None and earliest <= (plain if plain is not None else -1) <= latest) and not (
-                plain is None and earliest is None
-            ):
+            if plain is None:
+                consistent = latest is None
+            else:
+                consistent = earliest is not None and earliest <= plain and (latest is None or plain <= latest)
+            if not consistent:
                 differences.append({"index": index + 1, "level": float(level), "float64": plain, "certified": [earliest, latest]})
     if differences:
         result["float64_differs_from_certified"] = differences
@@ -179,6 +183,11 @@ def _observe_matrix(instance: Instance, levels, horizon: int, arithmetic: str, d
     run = run_matrix_gd(target, instance.depth, float(instance.eta) if arithmetic == "float64" else str(instance.eta),
                         instance.initialisation, float(instance.alpha) if arithmetic == "float64" else str(instance.alpha),
                         horizon, arithmetic=arithmetic, dps=dps, schedule="every")
+    if not run.symmetric:
+        raise InvalidArgument(
+            f"the product of instance {instance.id!r} is not symmetric, so its eigenvalues and hitting times are undefined; "
+            "make the noise symmetric, or use run_matrix_gd from Python and read its singular values."
+        )
     eigenvalues = np.asarray(run.eigenvalues, dtype=float)
     result: dict[str, Any] = {"instance": instance.id, "engine": "matrix", "arithmetic": arithmetic, "horizon": horizon}
 

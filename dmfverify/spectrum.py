@@ -50,6 +50,9 @@ class SpectrumEnclosure:
         produced by the eigensolver, or the exact eigenvalues of a diagonal matrix).
     radius : Fraction
         Each true eigenvalue ``lambda_i`` satisfies ``|lambda_i - values[i]| <= radius``.
+    radii : tuple of Fraction, optional
+        Sharper per-eigenvalue radii where known (0 for the exact zeros of a
+        matrix with zero rows); ``radius`` is their maximum.
     vectors : list of list of mpf, or None
         Columns are the computed eigenvectors (None for a diagonal matrix, whose
         eigenvectors are coordinate vectors in the order ``order``).
@@ -64,15 +67,21 @@ class SpectrumEnclosure:
     vectors: list | None
     order: tuple[int, ...]
     dps: int
+    radii: tuple[Fraction, ...] | None = None
 
     @property
     def exact(self) -> bool:
         """True when the eigenvalues are known exactly."""
         return self.radius == 0
 
+    def radius_of(self, i: int) -> Fraction:
+        """Return the radius of the ``i``-th largest eigenvalue."""
+        return self.radius if self.radii is None else self.radii[i]
+
     def interval(self, i: int) -> tuple[Fraction, Fraction]:
         """Return exact rational bounds ``(lo, hi)`` of the ``i``-th largest eigenvalue."""
-        return self.values[i] - self.radius, self.values[i] + self.radius
+        radius = self.radius_of(i)
+        return self.values[i] - radius, self.values[i] + radius
 
     def as_floats(self) -> list[float]:
         """Return the eigenvalues rounded to float64."""
@@ -145,7 +154,38 @@ def _compute(instance: Instance, which: str, dps: int) -> SpectrumEnclosure:
 
     if _is_diagonal(matrix):
         return _diagonal(tuple(matrix[i][i] for i in range(len(matrix))))
-    return matrix_spectrum(matrix, dps)
+    return _deflated_spectrum(matrix, dps)
+
+
+def _deflated_spectrum(matrix: Matrix, dps: int) -> SpectrumEnclosure:
+    """Split off exactly-zero rows and columns, whose eigenvalues are exact zeros, then enclose the rest.
+
+    A covariance with constant pixels has such rows; without the split its zero
+    eigenvalues would only be known to lie within the radius, so their sign would
+    stay undecided.
+    """
+    n = len(matrix)
+    zero_rows = [i for i in range(n) if all(entry == 0 for entry in matrix[i])]
+    if not zero_rows or len(zero_rows) == n:
+        return matrix_spectrum(matrix, dps)
+
+    kept = [i for i in range(n) if i not in zero_rows]
+    inner = matrix_spectrum(tuple(tuple(matrix[i][j] for j in kept) for i in kept), dps)
+    entries = [(value, inner.radius, [column[row] for row in range(len(kept))], kept) for value, column in zip(inner.values, inner.vectors)]
+    entries += [(Fraction(0), Fraction(0), None, [i]) for i in zero_rows]
+    entries.sort(key=lambda entry: entry[0], reverse=True)
+
+    vectors = []
+    for value, _, column, rows in entries:
+        full = [mpmath.mpf(0)] * n
+        if column is None:
+            full[rows[0]] = mpmath.mpf(1)
+        else:
+            for position, row in enumerate(rows):
+                full[row] = column[position]
+        vectors.append(full)
+    radii = tuple(entry[1] for entry in entries)
+    return SpectrumEnclosure(tuple(entry[0] for entry in entries), max(radii), vectors, tuple(range(n)), inner.dps, radii)
 
 
 def matrix_spectrum(matrix: Matrix, dps: int = 30) -> SpectrumEnclosure:

@@ -135,14 +135,27 @@ def to_fraction(name: str, value: Any) -> Fraction:
     )
 
 
+#: Parameters must lie within the float64 range, which the compiled kernels use.
+MAGNITUDE_LIMIT = Fraction(10) ** 300
+
+
 def check_positive(name: str, value: Any) -> Fraction:
-    """Return ``value`` as a Fraction after checking that it is finite and > 0."""
+    """Return ``value`` as a Fraction after checking that it is finite, > 0 and within the float64 range."""
     number = to_fraction(name, value)
     if number <= 0:
         raise InvalidArgument(
             f"{name} = {_show(number)} is invalid: it must be a finite number > 0; pass a positive value such as 0.1."
         )
+    _check_magnitude(name, number)
     return number
+
+
+def _check_magnitude(name: str, number: Fraction) -> None:
+    if abs(number) > MAGNITUDE_LIMIT or (number != 0 and abs(number) < 1 / MAGNITUDE_LIMIT):
+        raise InvalidArgument(
+            f"{name} = {_show(number)} is outside the supported range 1e-300 <= |value| <= 1e300; rescale the problem "
+            f"(the dynamics are invariant under lambda -> c lambda, alpha -> c^(1/N) alpha, eta -> c^(-(2N-2)/N) eta)."
+        )
 
 
 def check_depth(depth: Any) -> int:
@@ -158,6 +171,8 @@ def check_depth(depth: Any) -> int:
             raise InvalidArgument(f"depth = {depth!r} is invalid: it must be an integer >= 2; pass the number of factors N, e.g. 3.")
     if depth < 2:
         raise InvalidArgument(f"depth = {depth} is invalid: the factorization needs N >= 2 factors; pass depth 2 or more.")
+    if depth > 1000:
+        raise InvalidArgument(f"depth = {depth} is invalid: depths above 1000 overflow the float64 kernels; pass a depth of at most 1000.")
     return int(depth)
 
 
@@ -267,6 +282,9 @@ def check_same_shape(first_name: str, first: Sequence, second_name: str, second:
 
 def _show(number: Fraction) -> str:
     """Format an exact number the way a user would have typed it."""
-    if number.denominator == 1:
+    if number.denominator == 1 and abs(number.numerator) < 10**15:
         return str(number.numerator)
-    return f"{float(number):.12g}"
+    try:
+        return f"{float(number):.12g}"
+    except OverflowError:
+        return f"{'-' if number < 0 else ''}1e{len(str(abs(number.numerator))) - len(str(number.denominator))} (about)"

@@ -14,4 +14,5 @@ def digits_dir() -> Path:
     """Folder holding digits.csv.gz; skips the test when neither it nor scikit-learn is available."""
     if (SHARED_DATA / "digits.csv.gz").exists():
         return SHARED_DATA
-    pytest.skip("digits.csv.gz is not available next to the repository")
+    pytest.importorskip("sklearn", reason="neither digits.csv.gz next to the repository nor scikit-learn is available")
+    return None

@@ -11,7 +11,7 @@ longer hitting time ``K_i`` and an error floor ``sigma``.
 
 from sympy import Max, Rational, Symbol
 
-from dmfverify.symbolic import Hupper, N, S, alpha, eta, i, lam, mu, sigma, sigma_F
+from dmfverify.symbolic import Hupper, N, S, alpha, eta, i, lam, mu, n, sigma, sigma_F
 from dmfverify.theorem import Derived, Hypothesis, ObservableBound, Theorem, WindowBound
 
 _SOURCE = "derived in this project (perturbed convergence of the kind proved by Chou & Wang, arXiv:2605.28613)"
@@ -52,14 +52,17 @@ P2 = Theorem(
     requires=("noise",),
     statement="""
 The limit W_inf = (Mhat)_+ satisfies |lambda_i(W_inf) - lambda_i| <= sigma for every i and
-||W_inf - M||_F <= ||E||_F.  During the run p_i(k) <= max(mu_i, alpha^N) <= lambda_i + sigma
+||W_inf - M||_F <= ||E||_F.  When Mhat is PSD the limit is Mhat itself and the second claim is
+the identity ||E||_F = ||E||_F, an equality no rounding-based check can certify, so it is judged
+only when Mhat has a negative eigenvalue.  During the run p_i(k) <= max(mu_i, alpha^N) <= lambda_i + sigma
 (when alpha^N <= lambda_i + sigma); checked as p_i(k) < mu_i for 1 <= k < Hupper(0.999 mu_i) when
 alpha^N < mu_i, and p_i(k) < alpha^N for 1 <= k < 1000 when mu_i < alpha^N.
 """,
     hypotheses=(_step_size,),
     claims=(
         ObservableBound("limit eigenvalues", observable="limit_eigenvalue_error", relation="<=", bound=sigma, over=None),
-        ObservableBound("limit Frobenius", observable="limit_frobenius_error", relation="<=", bound=sigma_F, over=None),
+        ObservableBound("limit Frobenius", observable="limit_frobenius_error", relation="<=", bound=sigma_F, over=None,
+                        hypotheses=(Hypothesis("Mhat has a negative eigenvalue", mu[n] < 0),)),
         WindowBound("rising run stays below", level=mu[i], side="below", start=1, stop=_rising_horizon, over="all",
                     hypotheses=(Hypothesis("alpha^N < mu_i", alpha**N < mu[i]),)),
         WindowBound("falling run stays below", level=alpha**N, side="below", start=1, stop=1000, over="all",
