@@ -608,7 +608,8 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         return
     bound, error = check.bound, check.bound_error
     check.extra["open_indices"] = enclosure.open_indices
-    if "not certified" in enclosure.note or "error estimate" in enclosure.note:
+    estimated = "not certified" in enclosure.note or "error estimate" in enclosure.note
+    if estimated:
         check.extra["arithmetic"] = "estimated (not certified)"
     with mpmath.workdps(context.dps):
         enclosure = Enclosure(_as_mpf(enclosure.low), _as_mpf(enclosure.high), enclosure.note)
@@ -627,6 +628,10 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
             _settle(check, Outcome.VIOLATED, enclosure.high, bound, ">=")
         else:
             _undecided(check, f"{claim.observable} in [{_show(enclosure.low)}, {_show(enclosure.high)}] against {_show(bound)}")
+    if estimated and check.outcome is Outcome.VIOLATED:
+        # A violation needs a certified error bound; an estimated one only makes it suspect.
+        check.outcome = Outcome.INCONCLUSIVE
+        check.reason = f"suspected violation, not certified: {check.reason}"
     if enclosure.note:
         check.reason = f"{check.reason}; {enclosure.note}" if check.reason else enclosure.note
 

@@ -293,8 +293,50 @@ def erank_decrease_after_minimum(context, check, options) -> Enclosure:
     if start >= len(steps) - 1:
         return Enclosure(-math.inf, 0.0, f"minimum at the last scanned step {steps[start]}")
     decrease_high = (high[start:-1] - low[start + 1:]).max()
-    decrease_low = (low[start:-1] - high[start + 1:]).max()
-    return Enclosure(float(decrease_low), float(decrease_high), f"minimum at step {steps[start]}; scanned up to step {horizon}")
+    decreases_low = low[start:-1] - high[start + 1:]
+    decrease_low = decreases_low.max()
+    note = f"minimum at step {steps[start]}; scanned up to step {horizon}; float64 effective ranks with an error estimate"
+    if decrease_low > 0:
+        # A decrease after the minimum would refute the conjecture: confirm it with interval arithmetic.
+        step = steps[start + int(np.argmax(decreases_low))]
+        certified_low = _interval_erank(context, step)[0] - _interval_erank(context, step + 1)[1]
+        if certified_low > 0:
+            return Enclosure(certified_low, float(decrease_high), f"minimum at step {steps[start]}; erank(W({step})) - erank(W({step + 1})) "
+                             f">= {mpmath.nstr(certified_low, 6)} in interval arithmetic from the certified eigenvalue enclosures")
+    return Enclosure(float(decrease_low), float(decrease_high), note)
+
+
+def _interval_erank(context, step: int) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """Enclose ``erank(W(step))`` rigorously with mpmath interval arithmetic on the enclosures of every ``p_i``."""
+    from mpmath.ctx_iv import MPIntervalContext
+
+    # A private interval context, so the precision set here changes nothing global.
+    iv = MPIntervalContext()
+    iv.dps = 30
+    run = context.run
+    values = []
+    for index in range(context.instance.n):
+        low, high = run.value(index, step)
+        values.append(iv.mpf([str(_mpf_down_text(low)), str(_mpf_up_text(high))]))
+    positive = [value for value in values if value.b > 0]
+    if any(value.a <= 0 for value in positive):
+        return mpmath.mpf("-inf"), mpmath.mpf("inf")
+    total = iv.fsum(positive)
+    entropy = -iv.fsum([(value / total) * iv.log(value / total) for value in positive])
+    erank = iv.exp(entropy)
+    return mpmath.mpf(erank.a), mpmath.mpf(erank.b)
+
+
+def _mpf_down_text(value: Fraction) -> str:
+    """Return a decimal string at most ``value`` (rounded down at 40 digits)."""
+    with mpmath.workdps(40):
+        return mpmath.nstr(_mpf(value) * (1 - mpmath.mpf(10) ** -35) if value > 0 else _mpf(value) * (1 + mpmath.mpf(10) ** -35), 40)
+
+
+def _mpf_up_text(value: Fraction) -> str:
+    """Return a decimal string at least ``value`` (rounded up at 40 digits)."""
+    with mpmath.workdps(40):
+        return mpmath.nstr(_mpf(value) * (1 + mpmath.mpf(10) ** -35) if value > 0 else _mpf(value) * (1 - mpmath.mpf(10) ** -35), 40)
 
 
 #: Steps per pair compared in exact arithmetic when float64 bounds cannot order two trajectories.
