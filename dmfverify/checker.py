@@ -605,6 +605,8 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         enclosure: Enclosure = function.compute(context, check, dict(claim.options))
     except _Undecidable as undecidable:
         _undecided(check, str(undecidable))
+        # More precision cannot help here, so the checker does not escalate for this check.
+        check.extra["no_escalation"] = True
         return
     bound, error = check.bound, check.bound_error
     check.extra["open_indices"] = enclosure.open_indices
@@ -850,7 +852,8 @@ def _run_and_judge(pending: list[_Check], context: Context, instance: Instance, 
             except DmfverifyError as error:
                 item.outcome, item.reason = Outcome.ERROR, f"the check failed: {error}"
         arithmetic_used, precision_used = "certified", f"{run.precision} {run.precision_unit}"
-        undecided = [item for item in undecided if item.outcome is Outcome.INCONCLUSIVE and "hypothesis" not in item.reason]
+        undecided = [item for item in undecided
+                     if item.outcome is Outcome.INCONCLUSIVE and "hypothesis" not in item.reason and not item.extra.get("no_escalation")]
         if not undecided:
             break
         logger.info("%d checks undecided at %d bits; escalating", len(undecided), bits)

@@ -32,8 +32,11 @@ from dmfverify.errors import InvalidTheorem
 
 __all__ = ["Enclosure", "Observable", "observable", "OBSERVABLES", "MAX_SCANNED_STEPS", "erank_of"]
 
-#: Longest window of steps an observable scans step by step.
+#: Longest run of steps an observable scans step by step from the start of a run.
 MAX_SCANNED_STEPS = 20_000
+
+#: Largest number of (step, eigenvalue) values a window scan may hold in memory.
+MAX_SCANNED_VALUES = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,18 @@ def erank_of(values: np.ndarray) -> float:
     return float(np.exp(-np.sum(weights * np.log(weights))))
 
 
+def _erank_rows(values: np.ndarray) -> np.ndarray:
+    """Return :func:`erank_of` of every row of a 2-D array, vectorised."""
+    positive = np.where(values > 0, values, 0.0)
+    totals = positive.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = np.where(totals > 0, positive / totals, 0.0)
+        terms = np.where(weights > 0, weights * np.log(np.where(weights > 0, weights, 1.0)), 0.0)
+    result = np.exp(-terms.sum(axis=1))
+    result[totals[:, 0] == 0] = 0.0
+    return result
+
+
 def _window(context, check, options) -> tuple[int, int]:
     start = int(mpmath.ceil(_mpf(Fraction(context.derived[options.get("start", "k_start")]))))
     stop = int(mpmath.ceil(_mpf(Fraction(context.derived[options.get("stop", "k_end")]))))
@@ -216,7 +231,7 @@ def _window_horizon(context, check, options, default):
 def _window_snapshots(context, check, options, horizon):
     if "start" in options or "k_start" in context.derived:
         start, stop = _window(context, check, options)
-        if stop - start > MAX_SCANNED_STEPS:
+        if (stop - start) * context.instance.n > MAX_SCANNED_VALUES:
             return set()
         return set(range(start, stop))
     return set(range(0, min(horizon, MAX_SCANNED_STEPS) + 1))
@@ -238,8 +253,8 @@ def _erank_bounds(context, steps) -> tuple[np.ndarray, np.ndarray]:
             raise _Undecidable("the run did not record every step of the scanned window")
         lows[:, column], highs[:, column] = low[positions], high[positions]
     middle = (lows + highs) / 2
-    values = np.array([erank_of(row) for row in middle])
-    spread = np.array([abs(erank_of(a) - erank_of(b)) for a, b in zip(lows, highs)])
+    values = _erank_rows(middle)
+    spread = np.abs(_erank_rows(lows) - _erank_rows(highs))
     error = 10 * spread + 1e-12 * np.maximum(values, 1.0)
     # With one positive eigenvalue the effective rank is exactly 1, whatever the rounding.
     single = (np.count_nonzero(lows > 0, axis=1) <= 1) & (np.count_nonzero(highs > 0, axis=1) <= 1)
@@ -261,8 +276,8 @@ def erank_window_deviation(context, check, options) -> Enclosure:
     start, stop = _window(context, check, options)
     if stop <= start:
         return Enclosure(0, 0, "empty window")
-    if stop - start > MAX_SCANNED_STEPS:
-        raise _Undecidable(f"the window [{start}, {stop}) is longer than {MAX_SCANNED_STEPS} steps, too long to scan")
+    if (stop - start) * context.instance.n > MAX_SCANNED_VALUES:
+        raise _Undecidable(f"the window [{start}, {stop}) holds more than {MAX_SCANNED_VALUES} values of p_i(k), too many to scan")
     rank = context.instance.rank
     top = np.array([float(value) for value in context.arrays["mu"][:rank]])
     reference = erank_of(top)
