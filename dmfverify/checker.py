@@ -545,6 +545,10 @@ def _judge_window(check: _Check, run: ScalarRun) -> None:
     else:
         slack = (earliest - wide_stop) if earliest is not None else (run.horizon + 1 - wide_stop)
         observed, bound_value = earliest, wide_stop
+        if earliest is not None and earliest < wide_start:
+            # The level was reached before the window (a trajectory falling from above it): the first
+            # hitting time says nothing about the window, so no margin in steps is reported.
+            slack, observed = None, None
 
     if wide is True:
         check.outcome = Outcome.HOLDS

@@ -614,9 +614,13 @@ def _exact_start(events: list, levels: Sequence[Fraction], instance: Instance) -
     reached = _count_reached(levels, start)
     if not events:
         return [(0, reached, reached)]
-    first_step, _, _ = events[0]
+    first_step, first_low, first_high = events[0]
     if first_step == 0:
         events[0] = (0, reached, reached)
+        # The rounded state of step 0 may last beyond it: keep it from step 1 on, where it is the engine's own.
+        following = events[1][0] if len(events) > 1 else None
+        if following != 1 and (first_low, first_high) != (reached, reached):
+            events.insert(1, (1, first_low, first_high))
     merged: list = []
     for event in events:
         if merged and merged[-1][1:] == event[1:]:

@@ -223,7 +223,9 @@ def test_noise_sweep_matches_checker(report):
             for claim in ("limit eigenvalues", "limit Frobenius"):
                 assert point["recovery"][claim]["verdict"] == str(verdicts[claim].verdict)
                 assert point["recovery"][claim]["observed"] == verdicts[claim].observed
-                assert point["recovery"][claim]["observed"] <= point["recovery"][claim]["bound"]
+                # The Frobenius claim is vacuous when Mhat is PSD (it is then an identity).
+                if verdicts[claim].verdict.value != "VACUOUS":
+                    assert point["recovery"][claim]["observed"] <= point["recovery"][claim]["bound"]
 
 
 def test_noise_guarantee_inside_observed(report):
