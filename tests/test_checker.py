@@ -190,3 +190,16 @@ def test_unknown_symbol_in_bound_is_an_error():
     verdict = check(weird, instance)[0]
     assert verdict.verdict is Outcome.ERROR
     assert "zeta" in verdict.reason
+
+
+def test_exact_start_does_not_leak_into_later_steps():
+    """Step 0 is decided exactly (p(0) = alpha^N equals the level here); later steps keep their own enclosure.
+
+    A hunt once reported this instance as violating P2 because the exact state of step 0 was
+    read as the state of every following step.
+    """
+    from pathlib import Path
+
+    instance = load_instance(Path(__file__).parent / "data" / "p2-exact-start-regression.json")
+    verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
+    assert verdicts["falling run stays below"].verdict is Outcome.HOLDS
