@@ -1,0 +1,734 @@
+r"""Counterexample hunting: Hypothesis search, shrinking, certification and a replayable corpus.
+
+:func:`hunt` draws instances inside a theorem's hypotheses
+(:func:`dmfverify.strategies.instances_for`), judges each with
+:func:`dmfverify.checker.check` and feeds Hypothesis a normalised violation
+score per claim through :func:`hypothesis.target`,
+
+.. math::
+
+    \text{score} = -\,\text{margin} / \max(|\text{bound}|, 1),
+
+so the search climbs towards large violations.  The score is positive exactly
+when the claim is violated, and bounds below 1 count as 1 so that claims with
+the bound 0 stay ordered by their margin.  The negated margin itself is a
+second target per claim, because a claim checked only up to its bound (a
+hitting-time lower bound whose level is not reached) has a margin capped near
+one step, which the normalised score rewards more the larger the bound.  When a claim comes out ``VIOLATED``,
+Hypothesis shrinks the instance, the hunt re-checks the minimal instance with
+the certified enclosure escalated to ``certify_bits`` bits, and writes it to the
+corpus at once (atomic write) as
+
+.. code-block:: json
+
+    {"instance": {...}, "theorem": "H1", "claim": "lower", "verdict": "VIOLATED",
+     "margin": -3.0, "found_at": "2026-06-01T12:00:00+00:00", ...}
+
+which :func:`dmfverify.instance.load_instance` reads back directly.  The hunt
+then starts a new round with a derived seed, treating the instances already in
+the corpus as known (at most one counterexample per
+:func:`violation_signature`), until the budget or the time limit is spent.
+
+The Hypothesis example database lives in ``corpus/.hypothesis``, so a rerun
+replays what the last one learned.  Ctrl-C or SIGTERM stops the hunt after
+certifying and writing the last violation it saw.  :func:`hunt_parallel` runs
+several hunts in local processes on one corpus.
+
+Instances whose check ends in ``ERROR`` (including a check that exceeds
+``check_timeout`` seconds) are kept in ``corpus/errors/``.  A proved theorem
+should never give one on a generated instance, so each points at a bug in the
+toolkit or at an input the engines cannot handle.  Instances reported
+``VIOLATED`` with a margin of exactly 0 are kept in ``corpus/suspect/`` and
+are not counted as counterexamples (see :func:`dmfverify.replay.real_violations`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import multiprocessing
+import os
+import queue as queue_module
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky, Unsatisfiable
+
+from dmfverify.checker import CheckOptions, check
+from dmfverify.errors import InvalidArgument
+from dmfverify.instance import Instance
+from dmfverify.io import atomic_write_text
+from dmfverify.replay import counterexample_record, instance_key, known_violations, real_violations, slug, violation_signature, violation_score
+from dmfverify.strategies import instances_for
+from dmfverify.theorem import Theorem
+from dmfverify.verdict import Outcome, Verdict, worst
+
+__all__ = ["hunt", "hunt_parallel", "HuntResult", "HuntProgress", "ProgressLine", "violation_score"]
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between two progress reports (callback) and two progress log lines.
+PROGRESS_INTERVAL = 1.0
+LOG_INTERVAL = 30.0
+
+
+@dataclass
+class HuntProgress:
+    """Snapshot of a running hunt, passed to the progress callback.
+
+    ``counts`` holds one verdict per judged instance: the most severe over the
+    theorem's claims (``VACUOUS`` only when every claim is vacuous).
+    """
+
+    theorem: str
+    judged: int
+    elapsed: float
+    best_score: float | None
+    counts: dict[str, int]
+    counterexamples: int
+    worker: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Instances judged per second."""
+        return self.judged / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def vacuous_fraction(self) -> float:
+        """Fraction of judged instances on which every claim was ``VACUOUS``."""
+        return self.counts.get("VACUOUS", 0) / self.judged if self.judged else 0.0
+
+    def line(self) -> str:
+        """Return the one-line progress display."""
+        best = "n/a" if self.best_score is None else f"{self.best_score:+.3g}"
+        verdicts = " ".join(f"{name}={self.counts.get(name, 0)}" for name in ("HOLDS", "VIOLATED", "INCONCLUSIVE", "VACUOUS", "ERROR"))
+        return (f"hunt {self.theorem}: {self.judged} judged, {self.rate:.2f}/s, best score {best}, {verdicts}, "
+                f"vacuous {100 * self.vacuous_fraction:.0f}%, counterexamples {self.counterexamples}")
+
+
+@dataclass
+class HuntResult:
+    """Outcome of a hunt.
+
+    Attributes
+    ----------
+    theorem : str
+    judged : int
+        Instances judged, shrinking included.
+    counts : dict
+        Instances per verdict (the most severe over the claims).
+    claim_counts : dict
+        ``"claim: VERDICT"`` -> number of instances.
+    counterexamples : list of str
+        Files written to the corpus (certified violations).
+    unconfirmed : int
+        Violations that the high-precision re-check did not confirm.
+    errors : list of str
+        Files of instances whose check ended in ``ERROR``.
+    suspect : list of str
+        Files of instances reported ``VIOLATED`` with a margin of exactly 0.
+    best_score : float or None
+        Largest violation score seen (positive means violated).
+    best_instance : dict or None
+        The instance (JSON form) and claim of ``best_score``: the closest
+        approach to a violation when none was found.
+    elapsed : float
+        Wall-clock seconds.
+    interrupted : bool
+        True when Ctrl-C or SIGTERM ended the hunt.
+    seed, budget, time_limit, workers : settings of the hunt.
+    """
+
+    theorem: str
+    judged: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    claim_counts: dict[str, int] = field(default_factory=dict)
+    counterexamples: list[str] = field(default_factory=list)
+    unconfirmed: int = 0
+    errors: list[str] = field(default_factory=list)
+    suspect: list[str] = field(default_factory=list)
+    best_score: float | None = None
+    best_instance: dict[str, Any] | None = None
+    elapsed: float = 0.0
+    interrupted: bool = False
+    seed: int = 0
+    budget: int | None = None
+    time_limit: float | None = None
+    workers: int = 1
+
+    @property
+    def vacuous_fraction(self) -> float:
+        """Fraction of judged instances on which every claim was ``VACUOUS``."""
+        return self.counts.get("VACUOUS", 0) / self.judged if self.judged else 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Instances judged per second of wall-clock time."""
+        return self.judged / self.elapsed if self.elapsed > 0 else 0.0
+
+    def summary(self) -> str:
+        """Return the closing summary as a few lines of text."""
+        verdicts = ", ".join(f"{count} {name}" for name, count in sorted(self.counts.items())) or "none"
+        lines = [
+            f"hunt {self.theorem}: {self.judged} instances judged in {self.elapsed:.1f} s ({self.throughput:.2f}/s, {self.workers} worker(s))"
+            + (" [interrupted]" if self.interrupted else ""),
+            f"verdicts per instance: {verdicts}; vacuous fraction {self.vacuous_fraction:.1%}",
+            f"counterexamples written: {len(self.counterexamples)}" + (f" (+{self.unconfirmed} not confirmed at high precision)" if self.unconfirmed else ""),
+        ]
+        lines += [f"  {path}" for path in self.counterexamples]
+        if self.errors:
+            lines.append(f"instances with ERROR kept: {len(self.errors)}")
+            lines += [f"  {path}" for path in self.errors]
+        if self.suspect:
+            lines.append(f"instances reported VIOLATED with margin 0 (equality cases) kept: {len(self.suspect)}")
+            lines += [f"  {path}" for path in self.suspect]
+        if self.best_score is not None:
+            lines.append(f"best violation score: {self.best_score:+.4g} (positive means violated)")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict, with the derived vacuous fraction and throughput."""
+        data = asdict(self)
+        data["vacuous_fraction"] = self.vacuous_fraction
+        data["throughput"] = self.throughput
+        return data
+
+    def merge(self, other: "HuntResult") -> None:
+        """Add another worker's result into this one (counts, files, best score)."""
+        self.judged += other.judged
+        for mine, theirs in ((self.counts, other.counts), (self.claim_counts, other.claim_counts)):
+            for key, value in theirs.items():
+                mine[key] = mine.get(key, 0) + value
+        self.counterexamples += [path for path in other.counterexamples if path not in self.counterexamples]
+        self.errors += [path for path in other.errors if path not in self.errors]
+        self.suspect += [path for path in other.suspect if path not in self.suspect]
+        self.unconfirmed += other.unconfirmed
+        if other.best_score is not None and (self.best_score is None or other.best_score > self.best_score):
+            self.best_score, self.best_instance = other.best_score, other.best_instance
+        self.interrupted = self.interrupted or other.interrupted
+
+
+class ProgressLine:
+    """A one-line progress display: rewritten in place on a terminal, one line per ``interval`` seconds otherwise."""
+
+    def __init__(self, stream, interval: float = 30.0):
+        self.stream = stream
+        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self.interval = interval
+        self._last = 0.0
+        self._width = 0
+
+    def update(self, progress: HuntProgress) -> None:
+        """Show a snapshot (rate-limited when the stream is not a terminal)."""
+        text = progress.line()
+        if self.interactive:
+            self.stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+            self.stream.flush()
+        elif time.monotonic() - self._last >= self.interval:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self._last = time.monotonic()
+
+    def close(self) -> None:
+        """End the line on a terminal."""
+        if self.interactive and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class _StopHunt(BaseException):
+    """Raised inside the Hypothesis test to end the search (budget, time or signal); Hypothesis does not catch it."""
+
+
+class _CheckTimeout(BaseException):
+    """A single check ran past ``check_timeout``."""
+
+
+class _Counterexample(Exception):
+    """A claim came out VIOLATED; Hypothesis shrinks the instance that raised it."""
+
+    def __init__(self, instance: Instance, verdicts: list[Verdict]):
+        super().__init__(f"{instance_key(instance)} violates {[v.claim for v in verdicts if v.verdict is Outcome.VIOLATED]}")
+        self.instance = instance
+        self.verdicts = verdicts
+
+
+class _Hunter:
+    """State shared by the rounds of one hunt."""
+
+    def __init__(self, theorem, budget, time_limit, seed, corpus, options, strategy, worker, check_timeout,
+                 max_counterexamples, max_shrinks, certify_bits, progress, max_errors):
+        self.theorem = theorem
+        self.budget = budget
+        self.time_limit = time_limit
+        self.seed = seed
+        self.corpus = Path(corpus) if corpus is not None else None
+        self.options = options
+        self.strategy = strategy
+        self.worker = worker
+        self.check_timeout = check_timeout
+        self.max_counterexamples = max_counterexamples
+        self.max_shrinks = max_shrinks
+        self.certify_bits = certify_bits
+        self.progress = progress
+        self.max_errors = max_errors
+
+        self.result = HuntResult(theorem.id, seed=seed, budget=budget, time_limit=time_limit)
+        self.started = time.monotonic()
+        self.known, self.signatures = known_violations(self.corpus)
+        self.cache: dict[str, list[Verdict]] = {}
+        self.failing: tuple[Instance, list[Verdict]] | None = None
+        self.shrink_calls = 0
+        self.stop_requested = False
+        self._last_progress = 0.0
+        self._last_log = self.started
+
+    # -- judging
+
+    def out_of_budget(self) -> bool:
+        if self.stop_requested:
+            return True
+        if self.time_limit is not None and time.monotonic() - self.started >= self.time_limit:
+            return True
+        return self.budget is not None and self.result.judged >= self.budget
+
+    def judge(self, instance: Instance) -> None:
+        if self.failing is not None:
+            self.shrink_calls += 1
+            if self.shrink_calls > self.max_shrinks or self.stop_requested:
+                raise _StopHunt("shrink limit")
+        elif self.out_of_budget():
+            raise _StopHunt("budget")
+
+        fingerprint = instance_key(instance)
+        verdicts = self.cache.get(fingerprint)
+        if verdicts is None:
+            verdicts = self._timed_check(instance)
+            self.cache[fingerprint] = verdicts
+            self._record(instance, verdicts)
+
+        # Two targets per claim: the normalised score, and the margin itself, because a hitting-time lower bound
+        # is only run up to its bound, so its margin saturates near 1 and the normalised score then favours large bounds.
+        for verdict in verdicts:
+            score = violation_score(verdict)
+            if score is not None:
+                hypothesis.target(score, label=verdict.claim)
+                hypothesis.target(-verdict.margin, label=f"{verdict.claim} (margin)")
+
+        if self._is_new(instance, fingerprint, verdicts) and len(self.result.counterexamples) < self.max_counterexamples:
+            self.failing = (instance, verdicts)
+            raise _Counterexample(instance, verdicts)
+
+    def _is_new(self, instance: Instance, fingerprint: str, verdicts: list[Verdict]) -> bool:
+        """True when a real violation is of a kind (signature) that the corpus does not hold yet."""
+        if fingerprint in self.known:
+            return False
+        return any(violation_signature(instance, verdict.claim) not in self.signatures for verdict in real_violations(verdicts))
+
+    def _timed_check(self, instance: Instance) -> list[Verdict]:
+        use_timer = self.check_timeout is not None and threading.current_thread() is threading.main_thread()
+        if not use_timer:
+            return check(self.theorem, instance, self.options)
+
+        armed = [True]
+
+        def expire(signum, frame):
+            if armed[0]:
+                raise _CheckTimeout()
+
+        # The alarm repeats until the check ends, because Python ignores an exception raised while a
+        # garbage-collection callback runs; the flag makes the repeats harmless once the check is over.
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, self.check_timeout, max(0.01, min(1.0, self.check_timeout)))
+        verdicts = None
+        try:
+            verdicts = check(self.theorem, instance, self.options)
+        except _CheckTimeout:
+            armed[0] = False
+        finally:
+            armed[0] = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+        if verdicts is None:
+            reason = f"the check timed out after {self.check_timeout} s and was stopped"
+            verdicts = [Verdict(self.theorem.id, claim.name, instance.id, Outcome.ERROR, reason=reason, status=self.theorem.status)
+                        for claim in self.theorem.claims]
+        return verdicts
+
+    def _record(self, instance: Instance, verdicts: list[Verdict]) -> None:
+        result = self.result
+        result.judged += 1
+        outcome = str(worst(verdict.verdict for verdict in verdicts))
+        result.counts[outcome] = result.counts.get(outcome, 0) + 1
+        for verdict in verdicts:
+            key = f"{verdict.claim}: {verdict.verdict}"
+            result.claim_counts[key] = result.claim_counts.get(key, 0) + 1
+            score = violation_score(verdict)
+            if score is not None and (result.best_score is None or score > result.best_score):
+                result.best_score = score
+                result.best_instance = {"claim": verdict.claim, "margin": verdict.margin, "bound": verdict.bound,
+                                        "observed": verdict.observed, "instance": instance.to_dict(include_expected=False)}
+        if outcome == "ERROR":
+            reason = next(verdict.reason for verdict in verdicts if verdict.verdict is Outcome.ERROR)
+            self._keep(instance, "errors", "ERROR", reason, self.result.errors)
+        elif outcome == "VIOLATED" and not real_violations(verdicts):
+            reason = next(verdict.reason for verdict in verdicts if verdict.verdict is Outcome.VIOLATED)
+            self._keep(instance, "suspect", "VIOLATED with margin 0", reason, self.result.suspect)
+        self._report_progress()
+
+    def _keep(self, instance: Instance, folder: str, verdict: str, reason: str, files: list[str]) -> None:
+        """Log an instance the checker could not judge cleanly and keep the first few in ``corpus/folder``."""
+        key = instance_key(instance)
+        logger.warning("%s: %s on instance %s: %s", self.theorem.id, verdict, key, reason)
+        if self.corpus is None or len(files) >= self.max_errors:
+            return
+        name = f"{self.theorem.id}-{folder}-{key}"
+        path = self.corpus / folder / f"{name}.json"
+        record = {"instance": instance.with_changes(id=name).to_dict(include_expected=False), "theorem": self.theorem.id,
+                  "verdict": verdict, "reason": reason,
+                  "found_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+        files.append(str(path))
+
+    def _report_progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.progress is not None and (force or now - self._last_progress >= PROGRESS_INTERVAL):
+            self._last_progress = now
+            self.progress(self.snapshot())
+        if force or now - self._last_log >= LOG_INTERVAL:
+            self._last_log = now
+            logger.info("%s", self.snapshot().line())
+
+    def snapshot(self) -> HuntProgress:
+        result = self.result
+        return HuntProgress(result.theorem, result.judged, time.monotonic() - self.started, result.best_score,
+                            dict(result.counts), len(result.counterexamples), self.worker)
+
+    # -- rounds
+
+    def run_round(self, round_seed: int) -> tuple[Instance, list[Verdict]] | None:
+        """Run Hypothesis once; return the shrunk failing instance, or None when the budget ended the round."""
+        self.failing = None
+        self.shrink_calls = 0
+        self.cache.clear()
+
+        def test(instance):
+            self.judge(instance)
+
+        database = DirectoryBasedExampleDatabase(str(self.corpus / ".hypothesis")) if self.corpus is not None else None
+        wrapped = hypothesis.given(self.strategy)(test)
+        wrapped = hypothesis.seed(round_seed)(wrapped)
+        wrapped = settings(
+            database=database,
+            # The hunt stops itself (budget counts distinct instances), so Hypothesis' own limit is never reached.
+            max_examples=10**9,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+            verbosity=Verbosity.quiet,
+            print_blob=False,
+            report_multiple_bugs=False,
+        )(wrapped)
+        # One database key per theorem and statement, so hunts of different theorems never replay each other's examples.
+        # NOTE: Hypothesis has no public setting for the key; this attribute is what @given reads (checked with 6.155).
+        wrapped._hypothesis_internal_database_key = f"dmfverify-hunt:{self.theorem.id}:{self.theorem.statement}".encode()
+
+        try:
+            wrapped()
+        except _Counterexample as found:
+            return found.instance, found.verdicts
+        except _StopHunt:
+            return self.failing
+        except Unsatisfiable:
+            raise InvalidArgument(f"the instance strategy for {self.theorem.id} rejected every draw; widen its steering "
+                                  f"(for example a larger max_steps).") from None
+        except Flaky:
+            logger.warning("%s: Hypothesis reported a flaky failure; keeping the last violating instance seen", self.theorem.id)
+            return self.failing
+        return self.failing
+
+    def confirm_and_write(self, instance: Instance, verdicts: list[Verdict]) -> None:
+        """Re-check a violation at ``certify_bits`` and write it to the corpus if it is confirmed."""
+        fingerprint = instance_key(instance)
+        named = instance.with_changes(id=f"{self.theorem.id}-{fingerprint}")
+        options = replace(self.options, max_bits=max(self.options.max_bits, self.certify_bits))
+        certified = check(self.theorem, named, options)
+
+        # Marked as known only once checked, so an interrupt during the re-check still lets the caller write it.
+        self.known.add(fingerprint)
+        self.signatures.update(violation_signature(instance, verdict.claim) for verdict in real_violations(verdicts))
+        if not real_violations(certified):
+            self.result.unconfirmed += 1
+            logger.warning("%s: violation on %s not confirmed at %d bits: %s", self.theorem.id, fingerprint, options.max_bits,
+                           "; ".join(f"{v.claim} {v.verdict}" for v in certified))
+            return
+        record = counterexample_record(self.theorem, named, certified, seed=self.seed, worker=self.worker, options=options)
+        if self.corpus is not None:
+            path = self.corpus / f"{self.theorem.id}-{slug(record['claim'])}-{fingerprint}.json"
+            atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+            self.result.counterexamples.append(str(path))
+        else:
+            self.result.counterexamples.append(f"<not written: no corpus> {fingerprint}")
+        logger.warning("%s: counterexample confirmed at %d bits, claim %r, margin %s%s", self.theorem.id, options.max_bits,
+                       record["claim"], record["margin"], f", written to {path}" if self.corpus is not None else "")
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: stop like Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_hunt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` in the main thread for the duration of a hunt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def hunt(
+    theorem: Theorem,
+    *,
+    budget: int | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    corpus: str | Path | None = None,
+    options: CheckOptions | None = None,
+    strategy: st.SearchStrategy[Instance] | None = None,
+    steering: dict[str, Any] | None = None,
+    worker: int = 0,
+    check_timeout: float | None = 60.0,
+    max_counterexamples: int = 10,
+    max_shrinks: int = 300,
+    certify_bits: int = 1024,
+    max_errors: int = 10,
+    progress: Callable[[HuntProgress], None] | None = None,
+) -> HuntResult:
+    r"""Search for instances on which a claim of ``theorem`` is ``VIOLATED``.
+
+    Parameters
+    ----------
+    theorem : Theorem
+        The statement to attack.
+    budget : int, optional
+        Distinct instances to judge (1000 when neither ``budget`` nor
+        ``time_limit`` is given); shrinking a violation found before the
+        budget ran out may add up to ``max_shrinks`` checks.
+    time_limit : float, optional
+        Wall-clock seconds; the hunt stops at whichever limit comes first.
+    seed : int
+        Seed of the first round; round ``k`` uses ``seed + 1000003 k``.
+    corpus : path, optional
+        Folder for counterexample files, ``errors/`` and the Hypothesis
+        database ``.hypothesis``.  Without it nothing is written and nothing
+        is replayed.
+    options : CheckOptions, optional
+        Settings of every check (default :class:`~dmfverify.checker.CheckOptions`).
+    strategy : SearchStrategy of Instance, optional
+        Instances to draw (default :func:`~dmfverify.strategies.instances_for`).
+    steering : dict, optional
+        Overrides of the theorem's :class:`~dmfverify.strategies.Steering`
+        fields, used when ``strategy`` is not given.
+    worker : int
+        Worker number, recorded in counterexample files.
+    check_timeout : float or None
+        Seconds after which one check is stopped and counted as ``ERROR``
+        (enforced with ``SIGALRM``, so only in the main thread).
+    max_counterexamples : int
+        Violations shrunk and written; later ones are only counted.
+    max_shrinks : int
+        Checks spent shrinking one violation; past it the smallest violating
+        instance seen so far is kept.
+    certify_bits : int
+        Precision cap of the re-check that confirms a violation.
+    max_errors : int
+        ``ERROR`` instances kept in ``corpus/errors``.
+    progress : callable, optional
+        Receives a :class:`HuntProgress` about once a second.
+
+    Returns
+    -------
+    HuntResult
+        Counts, written files and throughput.  "No counterexample" says only
+        that none was found in the budget, never that the statement is true.
+    """
+    if budget is None and time_limit is None:
+        budget = 1000
+    if budget is not None and budget < 1:
+        raise InvalidArgument(f"budget = {budget} is invalid: it must be a positive number of instances.")
+    if time_limit is not None and time_limit <= 0:
+        raise InvalidArgument(f"time_limit = {time_limit} is invalid: it must be a positive number of seconds.")
+
+    strategy = strategy or instances_for(theorem, **(steering or {}))
+    hunter = _Hunter(theorem, budget, time_limit, seed, corpus, options or CheckOptions(), strategy, worker, check_timeout,
+                     max_counterexamples, max_shrinks, certify_bits, progress, max_errors)
+    logger.info("hunt %s started: budget %s, time limit %s, seed %d, corpus %s", theorem.id, budget,
+                "none" if time_limit is None else f"{time_limit} s", seed, corpus)
+
+    round_number = 0
+    pending: tuple[Instance, list[Verdict]] | None = None
+    with _sigterm_stops_hunt():
+        try:
+            while not hunter.out_of_budget():
+                found = hunter.run_round(seed + 1_000_003 * round_number)
+                round_number += 1
+                if found is None:
+                    break
+                pending = found
+                hunter.confirm_and_write(*found)
+                pending = None
+        except (KeyboardInterrupt, _Terminated):
+            hunter.result.interrupted = True
+            hunter.stop_requested = True
+            logger.warning("hunt %s interrupted after %d instances; keeping what was found", theorem.id, hunter.result.judged)
+            last = pending or hunter.failing
+            if last is not None and instance_key(last[0]) not in hunter.known:
+                hunter.confirm_and_write(*last)
+
+    hunter.result.elapsed = time.monotonic() - hunter.started
+    hunter._report_progress(force=True)
+    logger.info("hunt %s finished: %d judged, %d counterexamples", theorem.id, hunter.result.judged, len(hunter.result.counterexamples))
+    return hunter.result
+
+
+# ----------------------------------------------------------------- parallel
+
+
+def _result_from_dict(data: dict[str, Any]) -> HuntResult:
+    names = {name for name in HuntResult.__dataclass_fields__}
+    return HuntResult(**{key: value for key, value in data.items() if key in names})
+
+
+def _worker_main(messages, worker: int, theorem_id: str, theorem_paths: list[str], log_level: int, arguments: dict[str, Any]) -> None:
+    """Run one hunt in a child process and send progress snapshots and the result to the parent."""
+    from dmfverify.theorem_loader import builtin_theorems, load_theorems, select
+
+    logging.basicConfig(level=log_level, format=f"%(levelname)s worker {worker} %(name)s: %(message)s")
+    theorems = builtin_theorems()
+    for path in theorem_paths:
+        theorems.extend(load_theorems(path))
+    theorem = select(theorems, [theorem_id])[0]
+
+    def send(snapshot: HuntProgress) -> None:
+        messages.put(("progress", worker, asdict(snapshot)))
+
+    result = hunt(theorem, worker=worker, progress=send, **arguments)
+    # A SIGTERM from the parent that arrives after the hunt has stopped must not kill the process before it reports.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    messages.put(("result", worker, result.to_dict()))
+
+
+def hunt_parallel(
+    theorem_id: str,
+    *,
+    workers: int = 2,
+    theorem_paths: tuple[str, ...] = (),
+    budget: int | None = None,
+    time_limit: float | None = None,
+    seed: int = 0,
+    corpus: str | Path | None = None,
+    progress: Callable[[HuntProgress], None] | None = None,
+    **hunt_arguments: Any,
+) -> HuntResult:
+    """Run :func:`hunt` in ``workers`` local processes on one corpus and merge the results.
+
+    Worker ``j`` uses the seed ``seed + 7919 j`` and a share of the budget
+    (rounded up).  The theorem is loaded again in each process from the
+    catalog and ``theorem_paths``, so user theorem modules and the observables
+    they register work.  Counterexample files are named by the instance
+    fingerprint, so workers never overwrite each other's different finds.
+    Ctrl-C or SIGTERM in the parent is forwarded to the workers, which write
+    what they found and report.
+    """
+    if workers < 1:
+        raise InvalidArgument(f"workers = {workers} is invalid: it must be at least 1.")
+    if budget is None and time_limit is None:
+        budget = 1000
+    share = None if budget is None else -(-budget // workers)
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    processes = []
+    for worker in range(workers):
+        arguments = dict(hunt_arguments, budget=share, time_limit=time_limit, seed=seed + 7919 * worker, corpus=corpus)
+        process = context.Process(target=_worker_main, args=(messages, worker, theorem_id, list(theorem_paths),
+                                                              logging.getLogger().getEffectiveLevel(), arguments), daemon=False)
+        process.start()
+        processes.append(process)
+
+    started = time.monotonic()
+    snapshots: dict[int, dict[str, Any]] = {}
+    results: dict[int, HuntResult] = {}
+    interrupted = False
+    previous_handler = signal.signal(signal.SIGTERM, lambda signum, frame: _raise_terminated()) if threading.current_thread() is threading.main_thread() else None
+    try:
+        while len(results) < workers:
+            try:
+                kind, worker, payload = messages.get(timeout=1.0)
+            except queue_module.Empty:
+                if not any(process.is_alive() for process in processes):
+                    break
+                continue
+            except (KeyboardInterrupt, _Terminated):
+                interrupted = True
+                for process in processes:
+                    if process.is_alive():
+                        os.kill(process.pid, signal.SIGTERM)
+                continue
+            if kind == "progress":
+                snapshots[worker] = payload
+                if progress is not None:
+                    progress(_combined_progress(theorem_id, snapshots, time.monotonic() - started))
+            else:
+                results[worker] = _result_from_dict(payload)
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
+        for process in processes:
+            process.join(timeout=30)
+
+    missing = [worker for worker in range(workers) if worker not in results]
+    for worker in missing:
+        logger.error("hunt worker %d ended without a result (exit code %s); its counterexamples are still in the corpus",
+                     worker, processes[worker].exitcode)
+    merged = HuntResult(theorem_id, seed=seed, budget=budget, time_limit=time_limit, workers=workers)
+    for worker in sorted(results):
+        merged.merge(results[worker])
+    merged.interrupted = merged.interrupted or interrupted
+    merged.elapsed = time.monotonic() - started
+    return merged
+
+
+def _raise_terminated() -> None:
+    raise _Terminated()
+
+
+def _combined_progress(theorem_id: str, snapshots: dict[int, dict[str, Any]], elapsed: float) -> HuntProgress:
+    counts: Counter = Counter()
+    best = None
+    for snapshot in snapshots.values():
+        counts.update(snapshot["counts"])
+        if snapshot["best_score"] is not None:
+            best = snapshot["best_score"] if best is None else max(best, snapshot["best_score"])
+    return HuntProgress(theorem_id, sum(s["judged"] for s in snapshots.values()), elapsed, best, dict(counts),
+                        sum(s["counterexamples"] for s in snapshots.values()), -1)

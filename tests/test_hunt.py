@@ -1,0 +1,227 @@
+"""Tests of the counterexample hunter: corpus files, resumption, interruption, errors, workers and the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from dmfverify.checker import CheckOptions, check
+from dmfverify.cli import main
+from dmfverify.errors import InvalidArgument
+from dmfverify.hunt import HuntProgress, HuntResult, ProgressLine, hunt, hunt_parallel
+from dmfverify.replay import corpus_files, counterexample_record, instance_key, violation_score
+from dmfverify.instance import Instance, load_instance
+from dmfverify.theorem_loader import builtin_theorems, load_theorems, select
+from dmfverify.verdict import Outcome, Verdict
+
+PLANTED = Path(__file__).resolve().parent / "quality" / "planted"
+LOWER = PLANTED / "h1_lower_constant.py"
+
+
+@pytest.fixture(scope="module")
+def planted_lower():
+    return load_theorems(LOWER)[0]
+
+
+def verdict(outcome, margin, bound, observed=None):
+    return Verdict("T", "claim", "x", outcome, observed=observed, bound=bound, margin=margin)
+
+
+# ------------------------------------------------------------------- scores
+
+
+def test_score_positive_only_when_violated():
+    assert violation_score(verdict(Outcome.VIOLATED, -30.0, 120.0)) == pytest.approx(0.25)
+    assert violation_score(verdict(Outcome.HOLDS, 2.0, 100.0)) == pytest.approx(-0.02)
+
+
+def test_score_small_bound_counts_as_one():
+    assert violation_score(verdict(Outcome.HOLDS, 0.1, 0.0)) == pytest.approx(-0.1)
+    assert violation_score(verdict(Outcome.HOLDS, 0.1, "[3, 4]")) == pytest.approx(-0.1)
+
+
+def test_score_missing_margin_is_none():
+    assert violation_score(verdict(Outcome.INCONCLUSIVE, None, 5.0)) is None
+    assert violation_score(verdict(Outcome.HOLDS, float("inf"), 5.0)) is None
+
+
+def test_instance_key_ignores_id():
+    instance = Instance.create(spectrum=["1"], depth=2, alpha="0.1", eta="0.5", id="a")
+    assert instance_key(instance) == instance_key(instance.with_changes(id="b"))
+    assert instance_key(instance) != instance_key(instance.with_changes(alpha="0.2"))
+
+
+def test_record_requires_violation(planted_lower):
+    instance = Instance.create(spectrum=["1"], depth=2, alpha="0.1", eta="0.5")
+    with pytest.raises(InvalidArgument, match="no VIOLATED claim"):
+        counterexample_record(planted_lower, instance, [verdict(Outcome.HOLDS, 1.0, 2.0)])
+
+
+# --------------------------------------------------------------------- hunt
+
+
+def test_hunt_writes_replayable_counterexample(tmp_path, planted_lower):
+    result = hunt(planted_lower, budget=30, seed=0, corpus=tmp_path, max_counterexamples=1)
+
+    assert len(result.counterexamples) == 1
+    path = Path(result.counterexamples[0])
+    assert corpus_files(tmp_path) == [path]
+    record = json.loads(path.read_text())
+    for key in ("instance", "theorem", "claim", "verdict", "margin", "found_at"):
+        assert key in record
+    assert record["max_bits"] == 1024
+    instance = load_instance(path)
+    assert instance.id == path.stem.replace("-lower", "")
+    assert Outcome.VIOLATED in {v.verdict for v in check(planted_lower, instance, CheckOptions(max_bits=1024))}
+    assert (tmp_path / ".hypothesis").is_dir()
+
+
+def test_hunt_counts_add_up(tmp_path, planted_lower):
+    result = hunt(planted_lower, budget=25, seed=1, corpus=tmp_path, max_counterexamples=0)
+
+    assert result.counterexamples == []
+    assert result.judged == 25
+    assert sum(result.counts.values()) == result.judged
+    assert result.counts.get("VIOLATED", 0) > 0
+    assert result.best_score > 0
+    assert result.best_instance["claim"] == "lower"
+    assert Instance.from_dict(result.best_instance["instance"]).depth >= 2
+    assert 0 <= result.vacuous_fraction <= 1
+    assert result.throughput > 0
+
+
+def test_hunt_resumes_without_duplicates(tmp_path, planted_lower):
+    first = hunt(planted_lower, budget=30, seed=0, corpus=tmp_path, max_counterexamples=1)
+    second = hunt(planted_lower, budget=30, seed=0, corpus=tmp_path, max_counterexamples=1)
+
+    assert len(first.counterexamples) == 1
+    assert not set(first.counterexamples) & set(second.counterexamples)
+    keys = [instance_key(load_instance(path)) for path in corpus_files(tmp_path)]
+    assert len(keys) == len(set(keys))
+
+
+def test_hunt_keeps_violation_on_interrupt(tmp_path, planted_lower):
+    interrupted = []
+
+    def interrupt_after_violation(progress: HuntProgress) -> None:
+        if progress.counts.get("VIOLATED", 0) >= 1 and not interrupted:
+            interrupted.append(progress.judged)
+            raise KeyboardInterrupt
+
+    result = hunt(planted_lower, budget=200, seed=0, corpus=tmp_path, progress=interrupt_after_violation)
+
+    assert result.interrupted
+    assert result.judged < 200
+    assert result.counterexamples
+    assert all(Path(path).exists() for path in result.counterexamples)
+
+
+def test_hunt_respects_time_limit(planted_lower):
+    result = hunt(planted_lower, time_limit=2.0, seed=0, max_counterexamples=0)
+
+    assert result.elapsed < 15
+    assert result.judged >= 1
+
+
+def test_hunt_check_timeout_gives_error(tmp_path, planted_lower):
+    result = hunt(planted_lower, budget=3, seed=0, corpus=tmp_path, check_timeout=1e-4)
+
+    assert result.counts == {"ERROR": 3}
+    assert len(result.errors) == 3
+    record = json.loads(Path(result.errors[0]).read_text())
+    assert "timed out" in record["reason"]
+
+
+def test_hunt_rejects_bad_budget(planted_lower):
+    with pytest.raises(InvalidArgument, match="budget"):
+        hunt(planted_lower, budget=0)
+
+
+def test_hunt_without_corpus_writes_nothing(tmp_path, planted_lower, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = hunt(planted_lower, budget=20, seed=0, max_counterexamples=1)
+
+    assert list(tmp_path.iterdir()) == []
+    assert result.counterexamples and result.counterexamples[0].startswith("<not written")
+
+
+def test_parallel_hunt_merges_workers(tmp_path):
+    result = hunt_parallel("PLANTED_H1_LOWER", workers=2, theorem_paths=(str(LOWER),), budget=16, seed=0, corpus=tmp_path,
+                           max_counterexamples=1)
+
+    assert result.workers == 2
+    assert result.judged >= 16
+    assert sum(result.counts.values()) == result.judged
+    assert result.counterexamples
+    assert all(Path(path).exists() for path in result.counterexamples)
+
+
+def test_result_merge_keeps_best_score():
+    first = HuntResult("T", judged=3, counts={"HOLDS": 3}, best_score=-0.5)
+    second = HuntResult("T", judged=2, counts={"HOLDS": 1, "VIOLATED": 1}, best_score=0.2, counterexamples=["a.json"],
+                        best_instance={"claim": "c"})
+    first.merge(second)
+    assert first.best_instance == {"claim": "c"}
+    assert first.judged == 5
+    assert first.counts == {"HOLDS": 4, "VIOLATED": 1}
+    assert first.best_score == 0.2
+    assert first.counterexamples == ["a.json"]
+
+
+# ----------------------------------------------------------------- display
+
+
+def test_progress_line_plain_stream_is_rate_limited():
+    stream = io.StringIO()
+    line = ProgressLine(stream, interval=3600)
+    snapshot = HuntProgress("H1", 10, 2.0, -0.1, {"HOLDS": 8, "VACUOUS": 2}, 0)
+    line.update(snapshot)
+    line.update(snapshot)
+    line.close()
+    assert stream.getvalue().count("\n") == 1
+    assert "5.00/s" in stream.getvalue()
+    assert "vacuous 20%" in stream.getvalue()
+
+
+def test_progress_line_terminal_rewrites():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    line = ProgressLine(stream)
+    line.update(HuntProgress("H1", 1, 1.0, None, {}, 0))
+    line.update(HuntProgress("H1", 2, 1.0, None, {}, 0))
+    line.close()
+    assert stream.getvalue().count("\r") == 2
+    assert stream.getvalue().endswith("\n")
+
+
+# --------------------------------------------------------------------- CLI
+
+
+def test_cli_hunt_exit_code_and_json(tmp_path, capsys):
+    summary = tmp_path / "summary.json"
+    code = main(["hunt", "PLANTED_H1_LOWER", "--theorems", str(LOWER), "--budget", "20", "--corpus", str(tmp_path / "corpus"),
+                 "--max-counterexamples", "1", "--json", str(summary)])
+
+    assert code == 1
+    assert "counterexamples written: 1" in capsys.readouterr().out
+    data = json.loads(summary.read_text())
+    assert data["theorem"] == "PLANTED_H1_LOWER"
+    assert len(data["counterexamples"]) == 1
+
+
+def test_cli_hunt_true_theorem_exits_zero(tmp_path, capsys):
+    code = main(["hunt", "H1", "--budget", "5", "--corpus", str(tmp_path)])
+
+    assert code == 0
+    assert "5 instances judged" in capsys.readouterr().out
+
+
+def test_cli_hunt_unknown_theorem(capsys):
+    assert main(["hunt", "NOPE", "--budget", "1"]) == 2
+    assert "unknown theorem id" in capsys.readouterr().err
