@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     hunt.add_argument("theorem", help="theorem id (see 'dmfverify list')")
     hunt.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
     limit = hunt.add_mutually_exclusive_group()
-    limit.add_argument("--budget", type=int, default=None, help="instances to judge, shrinking included (default 1000)")
+    limit.add_argument("--budget", type=int, default=None, help="distinct instances to judge (default 1000); shrinking a violation may add a few hundred checks")
     limit.add_argument("--time", type=float, default=None, help="wall-clock limit in seconds")
     hunt.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
     hunt.add_argument("--corpus", default=None, help="folder for counterexamples and the example database (default: hunt-corpus/THEOREM)")
