@@ -27,6 +27,12 @@ BUDGET = 40
 SEED = 0
 TIME_LIMIT = 20.0
 
+# The depth-blind spectral condition fails only on a thin set of instances (depth >= 3, a gap
+# close to the limit ratio), and which instances a seeded hunt draws first depends on the import
+# state of the process, so its hunt gets a larger budget.
+DEPTH_BLIND_BUDGET = 300
+DEPTH_BLIND_TIME_LIMIT = 120.0
+
 CASES = [
     ("h1_lower_constant.py", "PLANTED_H1_LOWER", "lower"),
     ("h1_upper_without_log.py", "PLANTED_H1_UPPER", "upper"),
@@ -40,7 +46,8 @@ def test_hunt_finds_planted_bound(tmp_path, module, theorem_id, claim):
     theorem = load_theorems(PLANTED / module)[0]
     assert theorem.id == theorem_id
 
-    result = hunt(theorem, budget=BUDGET, seed=SEED, corpus=tmp_path, time_limit=TIME_LIMIT, max_counterexamples=1)
+    budget, limit = (DEPTH_BLIND_BUDGET, DEPTH_BLIND_TIME_LIMIT) if "DEPTH_BLIND" in theorem_id else (BUDGET, TIME_LIMIT)
+    result = hunt(theorem, budget=budget, seed=SEED, corpus=tmp_path, time_limit=limit, max_counterexamples=1)
 
     assert len(result.counterexamples) == 1, result.summary()
     record = json.loads(Path(result.counterexamples[0]).read_text())
@@ -67,7 +74,7 @@ def test_depth_blind_phase_holds_at_depth_two(tmp_path):
     # For N = 2 the planted statement is L1 itself, so every violation must come from a depth >= 3.
     theorem = load_theorems(PLANTED / "phase_depth_blind.py")[0]
 
-    result = hunt(theorem, budget=BUDGET, seed=SEED, corpus=tmp_path, time_limit=TIME_LIMIT, max_counterexamples=1)
+    result = hunt(theorem, budget=DEPTH_BLIND_BUDGET, seed=SEED, corpus=tmp_path, time_limit=DEPTH_BLIND_TIME_LIMIT, max_counterexamples=1)
 
     depths = [load_instance(path).depth for path in result.counterexamples]
     assert depths and min(depths) >= 3
