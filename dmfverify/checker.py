@@ -618,7 +618,8 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
     if estimated:
         check.extra["arithmetic"] = "estimated (not certified)"
     with mpmath.workdps(context.dps):
-        enclosure = Enclosure(_as_mpf(enclosure.low), _as_mpf(enclosure.high), enclosure.note)
+        # Round the ends outwards: rounding to nearest could move an exact equality past the bound.
+        enclosure = Enclosure(_as_mpf(enclosure.low, "f"), _as_mpf(enclosure.high, "c"), enclosure.note)
     check.observed = float((enclosure.low + enclosure.high) / 2)
     if claim.relation == "<=":
         if enclosure.high <= bound - error:
@@ -642,9 +643,12 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         check.reason = f"{check.reason}; {enclosure.note}" if check.reason else enclosure.note
 
 
-def _as_mpf(value) -> mpmath.mpf:
+def _as_mpf(value, rounding: str = "n") -> mpmath.mpf:
+    """Convert to mpf at the current precision, rounding a Fraction down ("f"), up ("c") or to nearest ("n")."""
     if isinstance(value, Fraction):
-        return mpmath.mpf(value.numerator) / value.denominator
+        from mpmath.libmp import from_rational
+
+        return mpmath.mpf(from_rational(value.numerator, value.denominator, mpmath.mp.prec, rounding))
     return mpmath.mpf(value)
 
 

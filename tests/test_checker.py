@@ -203,3 +203,12 @@ def test_exact_start_does_not_leak_into_later_steps():
     instance = load_instance(Path(__file__).parent / "data" / "p2-exact-start-regression.json")
     verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
     assert verdicts["falling run stays below"].verdict is Outcome.HOLDS
+
+
+def test_exact_equality_is_not_a_violation():
+    """Aligned noise makes |mu_i - lambda_i| = sigma exactly; rounding must not turn the tie into a violation."""
+    from pathlib import Path
+
+    instance = load_instance(Path(__file__).parent / "data" / "p2-equality-rounding.json")
+    verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
+    assert verdicts["limit eigenvalues"].verdict is not Outcome.VIOLATED
