@@ -4,10 +4,11 @@ Workload: :func:`dmfverify.hunt.hunt` with a fixed budget and seed 0, in one
 process and without a corpus, so nothing is written or replayed.  It runs on
 a theorem of each claim kind: H1 (hitting times), L1 (a low-rank window), P2
 (noisy targets and spectral observables) and the conjecture ER (an
-effective-rank scan over every step).  A true theorem never triggers shrinking, so every
-check is a fresh draw; ER does shrink, which the row's note says.  Rates use
-CPU time of this process (``time.process_time``), which other load on a shared
-machine inflates far less than wall time, and are the best of ``REPEATS`` runs.
+effective-rank scan over every step).  The hunts write no counterexample
+(``max_counterexamples=0``), so nothing is shrunk and every check is of a new
+instance.  Rates use CPU time of this process (``time.process_time``), which
+other load on a shared machine inflates far less than wall time, and are the
+best of ``REPEATS`` runs.
 
 The draw rate measures :func:`dmfverify.strategies.instances_for` alone, so the
 gap between it and the hunt rate is the cost of the checks.

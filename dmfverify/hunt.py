@@ -35,7 +35,8 @@ certifying and writing the last violation it saw.  :func:`hunt_parallel` runs
 several hunts in local processes on one corpus.
 
 Instances whose check ends in ``ERROR`` (including a check that exceeds
-``check_timeout`` seconds) are kept in ``corpus/errors/``.  A proved theorem
+``check_timeout`` seconds or raises an unexpected exception, which is logged
+with its traceback) are kept in ``corpus/errors/``.  A proved theorem
 should never give one on a generated instance, so each points at a bug in the
 toolkit or at an input the engines cannot handle.  Instances reported
 ``VIOLATED`` with a margin of exactly 0 are kept in ``corpus/suspect/`` and
@@ -48,6 +49,7 @@ import contextlib
 import datetime
 import json
 import logging
+import math
 import multiprocessing
 import os
 import queue as queue_module
@@ -87,7 +89,7 @@ LOG_INTERVAL = 30.0
 class HuntProgress:
     """Snapshot of a running hunt, passed to the progress callback.
 
-    ``counts`` holds one verdict per judged instance: the most severe over the
+    ``counts`` has one verdict per judged instance: the most severe over the
     theorem's claims (``VACUOUS`` only when every claim is vacuous).
     """
 
@@ -141,8 +143,11 @@ class HuntResult:
     best_score : float or None
         Largest violation score seen (positive means violated).
     best_instance : dict or None
-        The instance (JSON form) and claim of ``best_score``: the closest
-        approach to a violation when none was found.
+        The instance (JSON form) and claim of ``best_score``.
+    closest : dict or None
+        The ``HOLDS`` verdict with the smallest margin, in the claim's own
+        units (steps for hitting times), with its instance: the closest
+        approach to a violation.
     elapsed : float
         Wall-clock seconds.
     interrupted : bool
@@ -160,6 +165,7 @@ class HuntResult:
     suspect: list[str] = field(default_factory=list)
     best_score: float | None = None
     best_instance: dict[str, Any] | None = None
+    closest: dict[str, Any] | None = None
     elapsed: float = 0.0
     interrupted: bool = False
     seed: int = 0
@@ -195,6 +201,9 @@ class HuntResult:
             lines += [f"  {path}" for path in self.suspect]
         if self.best_score is not None:
             lines.append(f"best violation score: {self.best_score:+.4g} (positive means violated)")
+        if self.closest is not None:
+            lines.append(f"smallest margin among HOLDS: {self.closest['margin']:.4g} (claim {self.closest['claim']!r}, "
+                         f"observed {self.closest['observed']}, bound {self.closest['bound']})")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -216,6 +225,8 @@ class HuntResult:
         self.unconfirmed += other.unconfirmed
         if other.best_score is not None and (self.best_score is None or other.best_score > self.best_score):
             self.best_score, self.best_instance = other.best_score, other.best_instance
+        if other.closest is not None and (self.closest is None or other.closest["margin"] < self.closest["margin"]):
+            self.closest = other.closest
         self.interrupted = self.interrupted or other.interrupted
 
 
@@ -340,7 +351,7 @@ class _Hunter:
     def _timed_check(self, instance: Instance) -> list[Verdict]:
         use_timer = self.check_timeout is not None and threading.current_thread() is threading.main_thread()
         if not use_timer:
-            return check(self.theorem, instance, self.options)
+            return self._guarded_check(instance)
 
         armed = [True]
 
@@ -354,7 +365,7 @@ class _Hunter:
         signal.setitimer(signal.ITIMER_REAL, self.check_timeout, max(0.01, min(1.0, self.check_timeout)))
         verdicts = None
         try:
-            verdicts = check(self.theorem, instance, self.options)
+            verdicts = self._guarded_check(instance)
         except _CheckTimeout:
             armed[0] = False
         finally:
@@ -367,6 +378,16 @@ class _Hunter:
             verdicts = [Verdict(self.theorem.id, claim.name, instance.id, Outcome.ERROR, reason=reason, status=self.theorem.status)
                         for claim in self.theorem.claims]
         return verdicts
+
+    def _guarded_check(self, instance: Instance) -> list[Verdict]:
+        """Run the check; an unexpected exception from the checker becomes an ERROR verdict instead of ending the hunt."""
+        try:
+            return check(self.theorem, instance, self.options)
+        except Exception as error:
+            logger.exception("%s: the check raised on instance %s", self.theorem.id, instance_key(instance))
+            reason = f"the check raised {type(error).__name__}: {error}"
+            return [Verdict(self.theorem.id, claim.name, instance.id, Outcome.ERROR, reason=reason, status=self.theorem.status)
+                    for claim in self.theorem.claims]
 
     def _record(self, instance: Instance, verdicts: list[Verdict]) -> None:
         result = self.result
@@ -381,6 +402,10 @@ class _Hunter:
                 result.best_score = score
                 result.best_instance = {"claim": verdict.claim, "margin": verdict.margin, "bound": verdict.bound,
                                         "observed": verdict.observed, "instance": instance.to_dict(include_expected=False)}
+            holds_closer = verdict.verdict is Outcome.HOLDS and verdict.margin is not None and math.isfinite(verdict.margin)
+            if holds_closer and (result.closest is None or verdict.margin < result.closest["margin"]):
+                result.closest = {"claim": verdict.claim, "margin": verdict.margin, "bound": verdict.bound,
+                                  "observed": verdict.observed, "instance": instance.to_dict(include_expected=False)}
         if outcome == "ERROR":
             reason = next(verdict.reason for verdict in verdicts if verdict.verdict is Outcome.ERROR)
             self._keep(instance, "errors", "ERROR", reason, self.result.errors)

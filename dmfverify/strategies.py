@@ -33,6 +33,7 @@ of a reference eigenvalue, that is relative to the monotone-regime limit
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
@@ -49,6 +50,8 @@ from hypothesis import strategies as st
 from dmfverify.errors import InvalidArgument
 from dmfverify.instance import Instance, Matrix
 from dmfverify.theorem import HittingTimeBound, Theorem
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SPECTRUM_KINDS", "NOISE_KINDS", "Steering", "decimals", "log_uniform_decimals", "spectra", "noise_matrices", "depths",
@@ -818,7 +821,7 @@ def _repair(theorem: Theorem, instance: Instance, max_steps: int) -> Instance:
     and by 100, and the spectrum below the rank boundary (with ``delta``)
     divided by 2, 4 and 8.  A smaller initialisation separates the learning
     times of the eigenvalues and a wider gap separates the rates, which is
-    what a spectral condition ``T0 < T1`` asks for.  Candidates whose
+    what a spectral condition ``T0 < T1`` requires.  Candidates whose
     estimated horizon exceeds ``max_steps`` are skipped.
     """
     from dmfverify.checker import derived_values
@@ -835,7 +838,9 @@ def _repair(theorem: Theorem, instance: Instance, max_steps: int) -> Instance:
             continue
         try:
             values = derived_values(theorem, candidate)
-        except (DmfverifyError, ValueError, ZeroDivisionError):
+        except (DmfverifyError, ArithmeticError, ValueError, TypeError) as error:
+            # A candidate whose derived quantities cannot be evaluated is skipped; the check itself reports such errors.
+            logger.debug("repair candidate for %s skipped: %s: %s", theorem.id, type(error).__name__, error)
             continue
         if values is not None and values["hypotheses_hold"]:
             return candidate

@@ -89,6 +89,7 @@ def test_hunt_counts_add_up(tmp_path, planted_lower):
     assert result.best_score > 0
     assert result.best_instance["claim"] == "lower"
     assert Instance.from_dict(result.best_instance["instance"]).depth >= 2
+    assert result.closest["margin"] >= 0
     assert 0 <= result.vacuous_fraction <= 1
     assert result.throughput > 0
 
@@ -126,6 +127,9 @@ def test_hunt_respects_time_limit(planted_lower):
     assert result.judged >= 1
 
 
+# The alarm may fire inside a garbage-collection callback, where Python reports and ignores the exception;
+# the hunt's repeating alarm then stops the check, so the report is expected noise here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_hunt_check_timeout_gives_error(tmp_path, planted_lower):
     result = hunt(planted_lower, budget=3, seed=0, corpus=tmp_path, check_timeout=1e-4)
 
