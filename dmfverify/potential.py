@@ -408,6 +408,7 @@ class _BracketInputs:
     alpha: Fraction
     eta: Fraction
     depth: int
+    at_edge: bool = False
 
     @property
     def start(self) -> Fraction:
@@ -445,8 +446,12 @@ def _check_bracket_hypotheses(u: Any, mu: Any, alpha: Any, eta: Any, depth: Any)
             f"so the hitting time is infinite; pass u < mu."
         )
 
+    # An mpf argument is a binary rounding of the caller's value, and rounding alone can lift
+    # S(mu) = 1 to 1 + 1e-60: within that slack the bracket is read at the edge S(mu) = 1.
     power = _step_size_number_power(mu_exact, eta_exact, depth)
-    if power > 1:
+    rounded = any(isinstance(value, mpmath.mpf) for value in (mu, eta))
+    at_edge = power == 1 or (rounded and power > 1 and power - 1 <= _rounding_slack(depth))
+    if power > 1 and not at_edge:
         with mp.workdps(20):
             excess = mpmath.expm1(mpmath.log1p(_to_mpf(power - 1)) / depth)
             step_size_text = f"1 + {mpmath.nstr(excess, 3)}" if excess < 1e-3 else mpmath.nstr(1 + excess, 6)
@@ -456,7 +461,19 @@ def _check_bracket_hypotheses(u: Any, mu: Any, alpha: Any, eta: Any, depth: Any)
             f"pass eta <= 1 / (N mu^(2-2/N)), for example max_step_size(mu, depth), which is rounded down."
         )
 
-    return _BracketInputs(u_exact, mu_exact, alpha_exact, eta_exact, depth)
+    return _BracketInputs(u_exact, mu_exact, alpha_exact, eta_exact, depth, at_edge)
+
+
+def _rounding_slack(depth: int) -> Fraction:
+    r"""Bound the excess of ``S(mu)^N`` over 1 that rounding ``mu`` and ``eta`` to ``mp.prec`` bits can cause.
+
+    ``S(mu)^N = (eta N)^N mu^(2N-2)`` has relative condition number ``3N - 2`` in
+    ``(eta, mu)``, and each mpf argument carries a relative error of at most
+    ``2 * 2^(-mp.prec)`` (a fraction converted as numerator over denominator is
+    rounded twice), so the slack ``8 N 2^(-mp.prec)`` covers their combined effect.
+    Arguments rounded at a coarser precision than the current one are not covered.
+    """
+    return Fraction(8 * depth, 2**mp.prec)
 
 
 def _evaluate_bracket(inputs: _BracketInputs, lower: bool = True) -> tuple[mpmath.mpf, mpmath.mpf | None, mpmath.mpf]:
@@ -477,7 +494,7 @@ def _evaluate_bracket(inputs: _BracketInputs, lower: bool = True) -> tuple[mpmat
     # With q = 1 - S(mu) = 0 the logarithmic term of Hlower is 0.
     level = inputs.saturation_start
     steps = mpmath.mpf(0)
-    contraction = _log_inverse_contraction(mu, inputs.eta, depth)
+    contraction = None if inputs.at_edge else _log_inverse_contraction(mu, inputs.eta, depth)
     if contraction is not None:
         steps = max(steps, _log_ratio(mu - level, mu - u) / contraction - 1)
 
@@ -607,6 +624,15 @@ def hitting_time_bracket(u: RealLike, mu: RealLike, alpha: RealLike, eta: RealLi
     InvalidArgument
         If a hypothesis fails (``mu > 0``, ``alpha^N < u < mu``, ``S(mu) <= 1``, decided
         in exact arithmetic) or an argument is not a valid number.
+
+    Notes
+    -----
+    An mpf ``mu`` or ``eta`` is taken as a rounding, at the current precision, of
+    the value meant, so ``S(mu)^N`` up to ``1 + 8 N 2^(-mp.prec)`` counts as the
+    edge ``S(mu) = 1`` (``q = 0``) instead of raising.  This is how the sympy
+    functions ``Hlower`` and ``Hupper`` reach this code: their arguments arrive
+    rounded, and an exact ``S(mu) = 1`` can come out as ``1 + 1e-60``.  Exact
+    arguments (int, str, Fraction) get no allowance.
 
     Examples
     --------

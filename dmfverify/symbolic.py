@@ -105,8 +105,11 @@ class _MpmathFunction(sympy.Function):
         values = [argument.evalf(prec + 20) for argument in self.args]
         if not all(value.is_number and value.is_real for value in values):
             return None
-        with mpmath.workdps(dps + 10):
-            result = type(self)._implementation(*[mpmath.mpf(str(value)) if j < len(values) - 1 else int(value) for j, value in enumerate(values)])
+
+        # The arguments are converted at the precision they were rounded to, so the
+        # implementation's allowance for rounded inputs (at S(mu) = 1) matches their error.
+        with mpmath.workprec(prec + 20):
+            result = type(self)._implementation(*[mpmath.mpf(value) for value in values[:-1]], int(values[-1]))
         return sympy.Float(result, dps)
 
 

@@ -212,3 +212,17 @@ def test_exact_equality_is_not_a_violation():
     instance = load_instance(Path(__file__).parent / "data" / "p2-equality-rounding.json")
     verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
     assert verdicts["limit eigenvalues"].verdict is not Outcome.VIOLATED
+
+
+def test_rounded_unit_step_size_judged():
+    """S(mu_1) = 2 * 25/67 * 1.34 = 1 exactly; the bound gets mu_1 rounded to binary and must read it as S = 1.
+
+    A hunt once stored this instance as ERROR: rounding put S(mu_1) at 1 + 3.8e-67 and the
+    hitting-time bracket rejected it.
+    """
+    from pathlib import Path
+
+    instance = load_instance(Path(__file__).parent / "data" / "h2-unit-step-size-rounding.json")
+    verdicts = check(_by_id("H2"), instance)
+    assert {verdict.verdict for verdict in verdicts} == {Outcome.HOLDS}
+

@@ -469,3 +469,36 @@ def test_invalid_arguments_name_the_value(call, fragment):
 def test_step_size_number_above_one_message():
     with pytest.raises(InvalidArgument, match=r"S\(mu\) = eta N mu\^\(2-2/N\) = 1 \+ 2.0e-31 exceeds 1"):
         hitting_time_bracket("0.5", 1, "0.1", "0.3333333333333333333333333333334", 3)
+
+
+def test_rounded_edge_step_size_accepted():
+    # mu = 1.34 and eta = 25/67 give S(mu) = 2 * 25/67 * 1.34 = 1 exactly, but neither is
+    # a binary number: rounded to mpf, S comes out just above 1.  That must read as S = 1.
+    u, alpha, depth = Fraction(1, 2), Fraction(171, 1000), 2
+    with mp.workdps(50):
+        exact = hitting_time_bracket(u, Fraction(134, 100), alpha, Fraction(25, 67), depth)
+        rounded = hitting_time_bracket(u, mpmath.mpf(134) / 100, alpha, mpmath.mpf(25) / 67, depth)
+
+        assert close(rounded.lower, exact.lower, 45)
+        assert close(rounded.upper, exact.upper, 45)
+
+
+def test_edge_allowance_only_for_mpf():
+    u, alpha, depth = Fraction(1, 2), Fraction(171, 1000), 2
+    with pytest.raises(InvalidArgument, match="exceeds 1"):
+        hitting_time_lower(u, Fraction(134, 100), alpha, Fraction(25, 67) + Fraction(1, 10**60), depth)
+    with mp.workdps(50), pytest.raises(InvalidArgument, match="exceeds 1"):
+        hitting_time_lower(u, mpmath.mpf(134) / 100 * (1 + mpmath.mpf(10) ** -40), alpha, mpmath.mpf(25) / 67, depth)
+
+
+def test_sympy_bracket_accepts_edge():
+    import sympy
+
+    from dmfverify import symbolic
+
+    arguments = (sympy.Rational(1, 2), sympy.Rational(134, 100), sympy.Rational(171, 1000), sympy.Rational(25, 67), 2)
+    with mp.workdps(40):
+        expected = hitting_time_lower(*arguments[:4], 2)
+        value = mpmath.mpf(symbolic.Hlower(*arguments).evalf(40))
+
+        assert close(value, expected, 35)
