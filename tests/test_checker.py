@@ -226,3 +226,12 @@ def test_rounded_unit_step_size_judged():
     verdicts = check(_by_id("H2"), instance)
     assert {verdict.verdict for verdict in verdicts} == {Outcome.HOLDS}
 
+
+def test_rising_run_starting_near_limit():
+    """alpha^N = 1 lies between 0.999 mu_1 and mu_1, so the rising horizon uses the midpoint level instead."""
+    from pathlib import Path
+
+    instance = load_instance(Path(__file__).parent / "data" / "p2-start-near-limit.json")
+    verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
+    assert verdicts["rising run stays below"].verdict is Outcome.HOLDS
+

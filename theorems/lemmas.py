@@ -9,7 +9,7 @@ Lemma C: ``f_mu(x) <= f_mu'(x)`` for ``mu <= mu'`` and ``f_mu'`` is increasing o
 holding both trajectories, so the order of the eigenvalues is kept at every step.
 """
 
-from sympy import Rational
+from sympy import Max, Rational
 
 from dmfverify.symbolic import Hupper, N, S, alpha, eta, i, mu
 from dmfverify.theorem import Hypothesis, ObservableBound, Theorem, WindowBound
@@ -18,7 +18,10 @@ _SOURCE = "derived in this project (Lemma of the kind used by Chou, Gieshoff, Ma
 
 #: Steps checked for trajectories that fall towards their limit.
 FALLING_STEPS = 1000
-_rising_horizon = Hupper(Rational(999, 1000) * mu[i], mu[i], alpha, eta, N)
+#: Level at which rising runs stop being checked: 99.9% of the limit, or halfway from the start
+#: to the limit when the start is already above 99.9% of it (the bracket needs alpha^N < u < mu_i).
+_rising_level = Max(Rational(999, 1000) * mu[i], (alpha**N + mu[i]) / 2)
+_rising_horizon = Hupper(_rising_level, mu[i], alpha, eta, N)
 
 M = Theorem(
     id="M",
@@ -29,8 +32,9 @@ M = Theorem(
     statement="""
 (a) If 0 < alpha^N < mu_i and S(mu_i) <= 1, then p_i(k) < mu_i for every k.
 (b) If alpha^N > mu_i > 0 and eta (2N-1) alpha^(2N-2) <= 1, then p_i(k) >= mu_i for every k.
-Checked on k < Hupper(0.999 mu_i) for (a), the bracket's upper bound on reaching 99.9% of the
-limit, and on k < 1000 for (b): beyond that the distance to the limit falls below any fixed precision.
+Checked on k < Hupper(u_i) for (a), the bracket's upper bound on reaching
+u_i = max(0.999 mu_i, (alpha^N + mu_i)/2) (99.9% of the limit unless the start is above it),
+and on k < 1000 for (b): beyond that the distance to the limit falls below any fixed precision.
 """,
     claims=(
         WindowBound("rising below limit", level=mu[i], side="below", start=0, stop=_rising_horizon, over="all",

@@ -17,7 +17,10 @@ from dmfverify.theorem import Derived, Hypothesis, ObservableBound, Theorem, Win
 _SOURCE = "derived in this project (perturbed convergence of the kind proved by Chou & Wang, arXiv:2605.28613)"
 _step_size = Hypothesis("S(lambda_1 + sigma) <= 1", S(lam[1] + sigma) <= 1)
 
-_rising_horizon = Hupper(Rational(999, 1000) * mu[i], mu[i], alpha, eta, N)
+#: Level at which rising runs stop being checked: 99.9% of the limit, or halfway from the start
+#: to the limit when the start is already above 99.9% of it (the bracket needs alpha^N < u < mu_i).
+_rising_level = Max(Rational(999, 1000) * mu[i], (alpha**N + mu[i]) / 2)
+_rising_horizon = Hupper(_rising_level, mu[i], alpha, eta, N)
 
 P1 = Theorem(
     id="P1",
@@ -31,8 +34,9 @@ run's horizon: an eigenvalue starting below its limit never passes it,
     p_i(k) < mu_i              for every k, when alpha^N < mu_i;
 and one starting above stays at or above its limit,
     p_i(k) >= max(mu_i, 0)     for every k, when mu_i < alpha^N.
-Checked on k < Hupper(0.999 mu_i) (rising) and k < 1000 (falling).  The limit itself
-cannot be observed in finitely many steps; P3 quantifies the approach.
+Checked on k < Hupper(u_i) (rising), with u_i = max(0.999 mu_i, (alpha^N + mu_i)/2), and on
+k < 1000 (falling).  The limit itself cannot be observed in finitely many steps; P3
+quantifies the approach.
 """,
     hypotheses=(_step_size,),
     claims=(
@@ -54,8 +58,9 @@ P2 = Theorem(
 The limit W_inf = (Mhat)_+ satisfies |lambda_i(W_inf) - lambda_i| <= sigma for every i and
 ||W_inf - M||_F <= ||E||_F.  When Mhat is PSD the limit is Mhat itself and the second claim is
 the identity ||E||_F = ||E||_F, an equality no rounding-based check can certify, so it is judged
-only when Mhat has a negative eigenvalue.  During the run p_i(k) <= max(mu_i, alpha^N) <= lambda_i + sigma
-(when alpha^N <= lambda_i + sigma); checked as p_i(k) < mu_i for 1 <= k < Hupper(0.999 mu_i) when
+only when Mhat has a negative eigenvalue.  During the run
+p_i(k) <= max(mu_i, alpha^N) <= lambda_i + sigma (when alpha^N <= lambda_i + sigma); checked as
+p_i(k) < mu_i for 1 <= k < Hupper(u_i), with u_i = max(0.999 mu_i, (alpha^N + mu_i)/2), when
 alpha^N < mu_i, and p_i(k) < alpha^N for 1 <= k < 1000 when mu_i < alpha^N.
 """,
     hypotheses=(_step_size,),
