@@ -278,6 +278,15 @@ def evaluate(expr: Any, values: Mapping[Any, Any], *, dps: int = 50, arrays: Map
     with mpmath.workdps(dps):
         converted = [to_mpf(value) for value in ordered_values] + [to_mpf(by_symbol[s]) for s in remaining]
         result = function(*converted)
+
+        # mpmath returns a complex value for a logarithm or a fractional power of a negative number.
+        if isinstance(result, mpmath.mpc):
+            if result.imag != 0:
+                raise InvalidArgument(
+                    f"the expression {expr} is not real here (value {mpmath.nstr(result, 6)}): it takes a logarithm "
+                    f"or a fractional power of a negative quantity; add a hypothesis that keeps that quantity positive."
+                )
+            result = result.real
         return +mpmath.mpf(result)
 
 

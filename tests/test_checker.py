@@ -235,3 +235,23 @@ def test_rising_run_starting_near_limit():
     verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
     assert verdicts["rising run stays below"].verdict is Outcome.HOLDS
 
+
+def test_complex_value_rejected():
+    from dmfverify.errors import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="not real here"):
+        evaluate(sympy.log(sympy.Symbol("x")), {"x": -1})
+
+
+def test_negative_top_eigenvalue_vacuous():
+    """Noise pushes mu_2 = 0.0011 - 0.15 below 0, so erank_r takes a logarithm of a negative ratio.
+
+    The hypothesis alpha^N < delta < mu_(r+1) fails first; the complex derived value must not turn
+    that into an ERROR.
+    """
+    noise = [["0.15", "0", "0", "0"], ["0", "-0.15", "0", "0"], ["0", "0", "0.15", "0"], ["0", "0", "0", "-0.15"]]
+    instance = Instance.create(spectrum=["1", "0.0011", "0.0011", "0.0007051"], noise=noise, depth=2, alpha="0.00225",
+                               eta="999999999/2300000000", rank=3, eps="0.014", delta="0.000123")
+    verdicts = check(_by_id("E"), instance)
+    assert [verdict.verdict for verdict in verdicts] == [Outcome.VACUOUS]
+    assert "alpha^N < delta < mu_(r+1)" in verdicts[0].reason
