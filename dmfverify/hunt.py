@@ -516,20 +516,31 @@ class _Terminated(BaseException):
 
 
 @contextlib.contextmanager
-def _sigterm_stops_hunt() -> Iterator[None]:
-    """Turn SIGTERM into :class:`_Terminated` in the main thread for the duration of a hunt."""
+def _stop_signals(on_stop: Callable[[], None]) -> Iterator[None]:
+    """Make SIGTERM and SIGINT call ``on_stop`` and then raise, in the main thread, for the duration of a hunt.
+
+    SIGTERM raises :class:`_Terminated` and SIGINT ``KeyboardInterrupt``.  The
+    callback sets a flag first because the exception alone can be lost.  A
+    signal may land in a garbage-collector callback (Hypothesis installs one),
+    where Python prints the exception as "ignored" and carries on.  The flag
+    then stops the hunt at its next instance.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def terminate(signum, frame):
+    def stop(signum, frame):
+        on_stop()
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise _Terminated()
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def hunt(
@@ -613,7 +624,11 @@ def hunt(
 
     round_number = 0
     pending: tuple[Instance, list[Verdict]] | None = None
-    with _sigterm_stops_hunt():
+    def request_stop() -> None:
+        hunter.stop_requested = True
+        hunter.result.interrupted = True
+
+    with _stop_signals(request_stop):
         try:
             while not hunter.out_of_budget():
                 found = hunter.run_round(seed + 1_000_003 * round_number)
@@ -704,33 +719,34 @@ def hunt_parallel(
     started = time.monotonic()
     snapshots: dict[int, dict[str, Any]] = {}
     results: dict[int, HuntResult] = {}
-    interrupted = False
-    previous_handler = signal.signal(signal.SIGTERM, lambda signum, frame: _raise_terminated()) if threading.current_thread() is threading.main_thread() else None
-    try:
-        while len(results) < workers:
-            try:
-                kind, worker, payload = messages.get(timeout=1.0)
-            except queue_module.Empty:
-                if not any(process.is_alive() for process in processes):
-                    break
-                continue
-            except (KeyboardInterrupt, _Terminated):
-                interrupted = True
-                for process in processes:
-                    if process.is_alive():
-                        os.kill(process.pid, signal.SIGTERM)
-                continue
-            if kind == "progress":
-                snapshots[worker] = payload
-                if progress is not None:
-                    progress(_combined_progress(theorem_id, snapshots, time.monotonic() - started))
-            else:
-                results[worker] = _result_from_dict(payload)
-    finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
-        for process in processes:
-            process.join(timeout=30)
+    stop = threading.Event()
+    forwarded = False
+    with _stop_signals(stop.set):
+        try:
+            while len(results) < workers:
+                try:
+                    if stop.is_set() and not forwarded:
+                        forwarded = True
+                        for process in processes:
+                            if process.is_alive():
+                                os.kill(process.pid, signal.SIGTERM)
+                    kind, worker, payload = messages.get(timeout=1.0)
+                except queue_module.Empty:
+                    if not any(process.is_alive() for process in processes):
+                        break
+                    continue
+                except (KeyboardInterrupt, _Terminated):
+                    # The flag is set: the next pass forwards the signal to the workers.
+                    continue
+                if kind == "progress":
+                    snapshots[worker] = payload
+                    if progress is not None:
+                        progress(_combined_progress(theorem_id, snapshots, time.monotonic() - started))
+                else:
+                    results[worker] = _result_from_dict(payload)
+        finally:
+            for process in processes:
+                process.join(timeout=30)
 
     missing = [worker for worker in range(workers) if worker not in results]
     for worker in missing:
@@ -739,13 +755,9 @@ def hunt_parallel(
     merged = HuntResult(theorem_id, seed=seed, budget=budget, time_limit=time_limit, workers=workers)
     for worker in sorted(results):
         merged.merge(results[worker])
-    merged.interrupted = merged.interrupted or interrupted
+    merged.interrupted = merged.interrupted or stop.is_set()
     merged.elapsed = time.monotonic() - started
     return merged
-
-
-def _raise_terminated() -> None:
-    raise _Terminated()
 
 
 def _combined_progress(theorem_id: str, snapshots: dict[int, dict[str, Any]], elapsed: float) -> HuntProgress:
