@@ -503,7 +503,10 @@ class _Hunter:
         record = counterexample_record(self.theorem, named, certified, seed=self.seed, worker=self.worker, options=options)
         if self.corpus is not None:
             path = self.corpus / f"{self.theorem.id}-{slug(record['claim'])}-{fingerprint}.json"
-            atomic_write_text(path, json.dumps(record, indent=1) + "\n")
+            # Another worker may have found the same instance first; its file is kept as written.
+            if not atomic_write_text(path, json.dumps(record, indent=1) + "\n", overwrite=False):
+                logger.info("%s: %s is already in the corpus; kept as it is", self.theorem.id, path.name)
+                return
             self.result.counterexamples.append(str(path))
         else:
             self.result.counterexamples.append(f"<not written: no corpus> {fingerprint}")
