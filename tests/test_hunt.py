@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -230,3 +234,77 @@ def test_cli_hunt_true_theorem_exits_zero(tmp_path, capsys):
 def test_cli_hunt_unknown_theorem(capsys):
     assert main(["hunt", "NOPE", "--budget", "1"]) == 2
     assert "unknown theorem id" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ killed process
+
+
+def _hunt_command(corpus: Path, budget: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "dmfverify", "hunt", "PLANTED_H1_LOWER", "--theorems", str(LOWER),
+            "--budget", str(budget), "--max-counterexamples", "1000", "--seed", "0", "--workers", str(workers),
+            "--corpus", str(corpus), "--json", str(corpus / "summary.json")]
+
+
+def _wait_for_counterexample(process: subprocess.Popen, corpus: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not corpus_files(corpus):
+        if process.poll() is not None:
+            pytest.fail(f"the hunt ended (exit code {process.returncode}) before writing a counterexample: {process.communicate()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no counterexample was written within {timeout} s")
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("signum, workers", [(signal.SIGTERM, 1), (signal.SIGINT, 1), (signal.SIGTERM, 2)],
+                         ids=["sigterm", "sigint", "sigterm-two-workers"])
+def test_killed_hunt_keeps_counterexamples(tmp_path, signum, workers):
+    process = subprocess.Popen(_hunt_command(tmp_path, 100_000, workers), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_counterexample(process, tmp_path, timeout=300)
+        written = {path.name: path.read_text() for path in corpus_files(tmp_path)}
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+    assert process.returncode == 1, stderr
+    assert "interrupted" in stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["interrupted"]
+    assert summary["judged"] < 100_000
+
+    stored = {path.name: path.read_text() for path in corpus_files(tmp_path) if path.name != "summary.json"}
+    assert set(written) <= set(stored)
+    for name, text in written.items():
+        assert stored[name] == text
+    for name in stored:
+        record = json.loads(stored[name])
+        assert record["verdict"].startswith("VIOLATED")
+        assert load_instance(tmp_path / name).id
+
+
+def test_rerun_after_kill_resumes(tmp_path):
+    process = subprocess.Popen(_hunt_command(tmp_path, 100_000, 1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_counterexample(process, tmp_path, timeout=300)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    before = {path.name for path in corpus_files(tmp_path) if path.name != "summary.json"}
+
+    # The example database in the corpus replays the stored failures first, so a rerun with
+    # a budget of a few instances meets a violation at once and writes no duplicate.
+    rerun = subprocess.run(_hunt_command(tmp_path, 3, 1), capture_output=True, text=True, timeout=600)
+
+    assert (tmp_path / ".hypothesis").is_dir()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["counts"].get("VIOLATED", 0) >= 1, rerun.stderr
+    after = [path for path in corpus_files(tmp_path) if path.name != "summary.json"]
+    assert before <= {path.name for path in after}
+    keys = [instance_key(load_instance(path)) for path in after]
+    assert len(keys) == len(set(keys))
