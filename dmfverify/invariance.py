@@ -29,7 +29,8 @@ from typing import Any
 
 import mpmath
 
-from dmfverify.checker import CheckOptions, _evaluate_derived, _expand, _prepare, _Undecided, _Vacuous, build_context, derived_values
+from dmfverify.check_context import CheckOptions, _evaluate_derived, _Vacuous, build_context
+from dmfverify.checker import _expand, _prepare, derived_values
 from dmfverify.errors import DmfverifyError
 from dmfverify.instance import Instance
 from dmfverify.observable_registry import OBSERVABLES

@@ -248,7 +248,7 @@ def _erank_bounds(context, steps) -> tuple[np.ndarray, np.ndarray]:
         recorded, low, high = run.record(column).snapshots.arrays()
         positions = np.searchsorted(recorded, steps)
         if np.any(positions >= len(recorded)) or np.any(recorded[np.minimum(positions, len(recorded) - 1)] != steps):
-            from dmfverify.checker import _Undecidable
+            from dmfverify.judging import _Undecidable
 
             raise _Undecidable("the run did not record every step of the scanned window")
         lows[:, column], highs[:, column] = low[positions], high[positions]
@@ -271,7 +271,7 @@ def _erank_bounds(context, steps) -> tuple[np.ndarray, np.ndarray]:
 )
 def erank_window_deviation(context, check, options) -> Enclosure:
     """Return ``max_k |erank(W(k)) - erank(M_r)|`` over the window, scanning every step."""
-    from dmfverify.checker import _Undecidable
+    from dmfverify.judging import _Undecidable
 
     start, stop = _window(context, check, options)
     if stop <= start:
@@ -296,7 +296,7 @@ def erank_window_deviation(context, check, options) -> Enclosure:
 )
 def erank_decrease_after_minimum(context, check, options) -> Enclosure:
     """Return the largest ``erank(W(k)) - erank(W(k+1))`` for ``k`` after the minimum of the effective rank."""
-    from dmfverify.checker import _Undecidable
+    from dmfverify.judging import _Undecidable
 
     horizon = min(context.run.horizon, MAX_SCANNED_STEPS)
     steps = list(range(0, horizon + 1))
