@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 from dmfverify.instance import Instance
 from dmfverify.verdict import Verdict

@@ -38,7 +38,7 @@ A minimal user theorem (a deliberately weak hitting-time bound):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import sympy
 
