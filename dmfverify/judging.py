@@ -15,8 +15,10 @@ from fractions import Fraction
 from typing import Any
 
 import mpmath
+import sympy
 
-from dmfverify.check_context import Context, _evaluate, _evaluate_uncertain
+from dmfverify import symbolic as sym
+from dmfverify.check_context import Context, _evaluate, _evaluate_uncertain, _exact_value
 from dmfverify.observable_registry import OBSERVABLES, Enclosure
 from dmfverify.scalar_engine import ScalarRun
 from dmfverify.theorem import HittingTimeBound, StepValueBound, WindowBound
@@ -190,9 +192,14 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
     estimated = "not certified" in enclosure.note or "error estimate" in enclosure.note
     if estimated:
         check.extra["arithmetic"] = "estimated (not certified)"
-    with mpmath.workdps(context.dps):
-        # Round the ends outwards: rounding to nearest could move an exact equality past the bound.
-        enclosure = Enclosure(_as_mpf(enclosure.low, "f"), _as_mpf(enclosure.high, "c"), enclosure.note)
+    exact_bound = None if estimated else _exact_bound(claim.bound, check, context)
+    if exact_bound is not None and isinstance(enclosure.low, Fraction) and isinstance(enclosure.high, Fraction):
+        # Rational ends against a rational bound of exact inputs: compared exactly, an equality holds.
+        bound, error = exact_bound, Fraction(0)
+    else:
+        with mpmath.workdps(context.dps):
+            # Round the ends outwards: rounding to nearest could move an exact equality past the bound.
+            enclosure = Enclosure(_as_mpf(enclosure.low, "f"), _as_mpf(enclosure.high, "c"), enclosure.note)
     check.observed = float((enclosure.low + enclosure.high) / 2)
     if claim.relation == "<=":
         if enclosure.high <= bound - error:
@@ -208,12 +215,26 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
             _settle(check, Outcome.VIOLATED, enclosure.high, bound, ">=")
         else:
             _undecided(check, f"{claim.observable} in [{_show(enclosure.low)}, {_show(enclosure.high)}] against {_show(bound)}")
+    if exact_bound is not None and bound is exact_bound:
+        check.reason = f"{check.reason}, compared exactly in rationals"
     if estimated and check.outcome is Outcome.VIOLATED:
         # A violation needs a certified error bound; an estimated one only makes it suspect.
         check.outcome = Outcome.INCONCLUSIVE
         check.reason = f"suspected violation, not certified: {check.reason}"
     if enclosure.note:
         check.reason = f"{check.reason}; {enclosure.note}" if check.reason else enclosure.note
+
+
+def _exact_bound(expr, check: _Check, context: Context) -> Fraction | None:
+    """Return a bound's exact rational value, or None unless every input it reads is exact.
+
+    Inputs are exact when no eigenvalue or ``sigma`` carries an enclosure radius
+    (the context has no corners) and the bound reads no derived quantity (those
+    are stored rounded).
+    """
+    if context.corners or sym.free_names(sympy.sympify(expr)) & set(context.derived):
+        return None
+    return _exact_value(expr, context, context.scope(check.index, check.extra.get("u")))
 
 
 def _as_mpf(value, rounding: str = "n") -> mpmath.mpf:

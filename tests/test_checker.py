@@ -255,3 +255,27 @@ def test_negative_top_eigenvalue_vacuous():
     verdicts = check(_by_id("E"), instance)
     assert [verdict.verdict for verdict in verdicts] == [Outcome.VACUOUS]
     assert "alpha^N < delta < mu_(r+1)" in verdicts[0].reason
+
+
+def test_exact_observable_equality_holds():
+    """Diagonal noise keeps every input rational: the error max |mu_i - lambda_i| = 0.1 equals sigma exactly."""
+    instance = Instance.create(spectrum=["1", "0.5"], noise=[["0.1", "0"], ["0", "-0.05"]], depth=2, alpha="0.01", eta="0.1")
+    verdicts = {verdict.claim: verdict for verdict in check(_by_id("P2"), instance)}
+
+    assert verdicts["limit eigenvalues"].verdict is Outcome.HOLDS
+    assert verdicts["limit eigenvalues"].margin == 0
+    assert "compared exactly" in verdicts["limit eigenvalues"].reason
+
+
+def test_exact_observable_excess_violates():
+    """The same instance against sigma (1 - 10^-30): an excess far below any rounding is still decided."""
+    from dmfverify.symbolic import sigma as sigma_symbol
+    from dmfverify.theorem import ObservableBound
+
+    tight = Theorem(id="TIGHT", title="eigenvalue error below sigma (false)", status="conjecture", source="test",
+                    statement="max_i |max(mu_i, 0) - lambda_i| <= sigma (1 - 10^-30)",
+                    claims=(ObservableBound("limit eigenvalues", observable="limit_eigenvalue_error", relation="<=",
+                                            bound=sigma_symbol * (1 - sympy.Rational(1, 10**30)), over=None),))
+    instance = Instance.create(spectrum=["1", "0.5"], noise=[["0.1", "0"], ["0", "-0.05"]], depth=2, alpha="0.01", eta="0.1")
+
+    assert check(tight, instance)[0].verdict is Outcome.VIOLATED
