@@ -161,7 +161,7 @@ def _default_horizon(context: Context) -> int:
 
 
 def _estimate_default_horizon(context: Context) -> int:
-    from dmfverify.potential import estimate_hitting_time
+    from dmfverify.hitting_time import estimate_hitting_time
 
     instance = context.instance
     fraction = Fraction(context.options.default_fraction)

@@ -37,7 +37,7 @@ from dmfverify.errors import DmfverifyError, InvalidArgument
 from dmfverify.instance import Instance, load_instance
 from dmfverify.observable_registry import erank_of
 from dmfverify.phase import rank_summary, sigma_max
-from dmfverify.potential import hitting_time_upper
+from dmfverify.hitting_time import hitting_time_upper
 from dmfverify.rounding import to_fraction_exact
 from dmfverify.scalar_engine import simulate_scalar
 from dmfverify.simulation import estimate_horizon, observe, tracked_levels

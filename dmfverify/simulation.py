@@ -20,7 +20,7 @@ import numpy as np
 
 from dmfverify.errors import BudgetExceeded, DmfverifyError, InvalidArgument, NumericalWarning
 from dmfverify.instance import Instance
-from dmfverify.potential import estimate_hitting_time
+from dmfverify.hitting_time import estimate_hitting_time
 from dmfverify.scalar_engine import simulate_scalar
 from dmfverify.spectrum import noise_norm, target_spectrum
 

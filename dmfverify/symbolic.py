@@ -55,6 +55,7 @@ import mpmath
 import sympy
 from sympy import Indexed, IndexedBase
 
+from dmfverify import hitting_time as _hitting_time
 from dmfverify import potential as _potential
 from dmfverify.errors import InvalidArgument, InvalidTheorem
 
@@ -138,7 +139,7 @@ class Hlower(_MpmathFunction):
     r"""Lower side of the hitting-time bracket of ``T_mu(u)``; arguments ``(u, mu, alpha, eta, N)``."""
 
     nargs = 5
-    _implementation = staticmethod(_mpf_function(_potential.hitting_time_lower))
+    _implementation = staticmethod(_mpf_function(_hitting_time.hitting_time_lower))
 
     def _latex(self, printer):
         return rf"H^{{-}}_{{{printer._print(self.args[1])}}}({printer._print(self.args[0])})"
@@ -148,7 +149,7 @@ class Hupper(_MpmathFunction):
     r"""Upper side of the hitting-time bracket of ``T_mu(u)``; arguments ``(u, mu, alpha, eta, N)``."""
 
     nargs = 5
-    _implementation = staticmethod(_mpf_function(_potential.hitting_time_upper))
+    _implementation = staticmethod(_mpf_function(_hitting_time.hitting_time_upper))
 
     def _latex(self, printer):
         return rf"H^{{+}}_{{{printer._print(self.args[1])}}}({printer._print(self.args[0])})"

@@ -16,15 +16,14 @@ from hypothesis import strategies as st
 from mpmath import mp
 
 from dmfverify.errors import InvalidArgument, NumericalWarning
-from dmfverify.potential import (
+from dmfverify.hitting_time import (
     HittingTimeBracket,
-    elementary_bracket,
     estimate_hitting_time,
     hitting_time_bracket,
     hitting_time_lower,
     hitting_time_upper,
-    potential,
 )
+from dmfverify.potential import elementary_bracket, potential
 from dmfverify.step_size import max_step_size
 
 CASES = Path(__file__).resolve().parents[1] / ".." / "shared" / "cases"

@@ -25,7 +25,7 @@ from dmfverify.figures import latex_table, markdown_table, plain
 from dmfverify.instance import Instance, load_instance
 from dmfverify.observable_registry import erank_of
 from dmfverify.phase import sigma_max
-from dmfverify.potential import hitting_time_upper
+from dmfverify.hitting_time import hitting_time_upper
 from dmfverify.reporting import DIGITS_PROBLEM, ERANK_PROBLEM, NOISE_PROBLEM, PHASE_PROBLEM, ReportConfig, build_reports
 from dmfverify.scalar_engine import simulate_scalar
 from dmfverify.simulation import estimate_horizon, observe

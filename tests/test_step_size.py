@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from mpmath import mp
 
 from dmfverify.errors import InvalidArgument
-from dmfverify.potential import hitting_time_bracket
+from dmfverify.hitting_time import hitting_time_bracket
 from dmfverify.step_size import max_step_size, peak_level, speed, step_size_number, update
 
 CASES = Path(__file__).resolve().parents[1] / ".." / "shared" / "cases"
