@@ -239,7 +239,8 @@ def _report(arguments) -> int:
 
 def _hunt(arguments) -> int:
     from dmfverify.checker import CheckOptions
-    from dmfverify.hunt import ProgressLine, hunt, hunt_parallel
+    from dmfverify.hunt import ProgressLine, hunt
+    from dmfverify.hunt_parallel import hunt_parallel
     from dmfverify.io import atomic_write_text
     from dmfverify.strategies import parse_steering
     from dmfverify.theorem_loader import select
@@ -247,6 +248,7 @@ def _hunt(arguments) -> int:
     # The hunt logs its start, its finds and a progress line every 30 s at INFO level; show them without --debug.
     if not arguments.debug:
         logging.getLogger("dmfverify.hunt").setLevel(logging.INFO)
+        logging.getLogger("dmfverify.hunt_parallel").setLevel(logging.INFO)
     theorem = select(_theorems(arguments), [arguments.theorem])[0]
     corpus = Path(arguments.corpus) if arguments.corpus else Path("hunt-corpus") / theorem.id
     display = ProgressLine(sys.stderr)

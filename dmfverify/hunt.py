@@ -31,8 +31,9 @@ the corpus as known (at most one counterexample per
 
 The Hypothesis example database lives in ``corpus/.hypothesis``, so a rerun
 replays what the last one learned.  Ctrl-C or SIGTERM stops the hunt after
-certifying and writing the last violation it saw.  :func:`hunt_parallel` runs
-several hunts in local processes on one corpus.
+certifying and writing the last violation it saw.
+:func:`dmfverify.hunt_parallel.hunt_parallel` runs several hunts in local
+processes on one corpus, and :mod:`dmfverify.hunt_progress` holds what a hunt reports.
 
 Instances whose check ends in ``ERROR`` (including a check that exceeds
 ``check_timeout`` seconds or raises an unexpected exception, which is logged
@@ -50,14 +51,10 @@ import datetime
 import json
 import logging
 import math
-import multiprocessing
-import os
-import queue as queue_module
 import signal
 import threading
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -70,193 +67,16 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from dmfverify.checker import CheckOptions, check
 from dmfverify.errors import InvalidArgument
 from dmfverify.instance import Instance
+from dmfverify.hunt_progress import LOG_INTERVAL, PROGRESS_INTERVAL, HuntProgress, HuntResult, ProgressLine
 from dmfverify.io import atomic_write_text
 from dmfverify.replay import counterexample_record, instance_key, known_violations, real_violations, slug, violation_signature, violation_score
 from dmfverify.strategies import instances_for
 from dmfverify.theorem import Theorem
 from dmfverify.verdict import Outcome, Verdict, worst
 
-__all__ = ["hunt", "hunt_parallel", "HuntResult", "HuntProgress", "ProgressLine", "violation_score"]
+__all__ = ["hunt", "HuntResult", "HuntProgress", "ProgressLine", "violation_score"]
 
 logger = logging.getLogger(__name__)
-
-#: Seconds between two progress reports (callback) and two progress log lines.
-PROGRESS_INTERVAL = 1.0
-LOG_INTERVAL = 30.0
-
-
-@dataclass
-class HuntProgress:
-    """Snapshot of a running hunt, passed to the progress callback.
-
-    ``counts`` has one verdict per judged instance: the most severe over the
-    theorem's claims (``VACUOUS`` only when every claim is vacuous).
-    """
-
-    theorem: str
-    judged: int
-    elapsed: float
-    best_score: float | None
-    counts: dict[str, int]
-    counterexamples: int
-    worker: int = 0
-
-    @property
-    def rate(self) -> float:
-        """Instances judged per second."""
-        return self.judged / self.elapsed if self.elapsed > 0 else 0.0
-
-    @property
-    def vacuous_fraction(self) -> float:
-        """Fraction of judged instances on which every claim was ``VACUOUS``."""
-        return self.counts.get("VACUOUS", 0) / self.judged if self.judged else 0.0
-
-    def line(self) -> str:
-        """Return the one-line progress display."""
-        best = "n/a" if self.best_score is None else f"{self.best_score:+.3g}"
-        verdicts = " ".join(f"{name}={self.counts.get(name, 0)}" for name in ("HOLDS", "VIOLATED", "INCONCLUSIVE", "VACUOUS", "ERROR"))
-        return (f"hunt {self.theorem}: {self.judged} judged, {self.rate:.2f}/s, best score {best}, {verdicts}, "
-                f"vacuous {100 * self.vacuous_fraction:.0f}%, counterexamples {self.counterexamples}")
-
-
-@dataclass
-class HuntResult:
-    """Outcome of a hunt.
-
-    Attributes
-    ----------
-    theorem : str
-    judged : int
-        Instances judged, shrinking included.
-    counts : dict
-        Instances per verdict (the most severe over the claims).
-    claim_counts : dict
-        ``"claim: VERDICT"`` -> number of instances.
-    counterexamples : list of str
-        Files written to the corpus (certified violations).
-    unconfirmed : int
-        Violations that the high-precision re-check did not confirm.
-    errors : list of str
-        Files of instances whose check ended in ``ERROR``.
-    suspect : list of str
-        Files of instances reported ``VIOLATED`` with a margin of exactly 0.
-    best_score : float or None
-        Largest violation score seen (positive means violated).
-    best_instance : dict or None
-        The instance (JSON form) and claim of ``best_score``.
-    closest : dict or None
-        The ``HOLDS`` verdict with the smallest margin, in the claim's own
-        units (steps for hitting times), with its instance: the closest
-        approach to a violation.
-    elapsed : float
-        Wall-clock seconds.
-    interrupted : bool
-        True when Ctrl-C or SIGTERM ended the hunt.
-    seed, budget, time_limit, workers : settings of the hunt.
-    """
-
-    theorem: str
-    judged: int = 0
-    counts: dict[str, int] = field(default_factory=dict)
-    claim_counts: dict[str, int] = field(default_factory=dict)
-    counterexamples: list[str] = field(default_factory=list)
-    unconfirmed: int = 0
-    errors: list[str] = field(default_factory=list)
-    suspect: list[str] = field(default_factory=list)
-    best_score: float | None = None
-    best_instance: dict[str, Any] | None = None
-    closest: dict[str, Any] | None = None
-    elapsed: float = 0.0
-    interrupted: bool = False
-    seed: int = 0
-    budget: int | None = None
-    time_limit: float | None = None
-    workers: int = 1
-
-    @property
-    def vacuous_fraction(self) -> float:
-        """Fraction of judged instances on which every claim was ``VACUOUS``."""
-        return self.counts.get("VACUOUS", 0) / self.judged if self.judged else 0.0
-
-    @property
-    def throughput(self) -> float:
-        """Instances judged per second of wall-clock time."""
-        return self.judged / self.elapsed if self.elapsed > 0 else 0.0
-
-    def summary(self) -> str:
-        """Return the closing summary as a few lines of text."""
-        verdicts = ", ".join(f"{count} {name}" for name, count in sorted(self.counts.items())) or "none"
-        lines = [
-            f"hunt {self.theorem}: {self.judged} instances judged in {self.elapsed:.1f} s ({self.throughput:.2f}/s, {self.workers} worker(s))"
-            + (" [interrupted]" if self.interrupted else ""),
-            f"verdicts per instance: {verdicts}; vacuous fraction {self.vacuous_fraction:.1%}",
-            f"counterexamples written: {len(self.counterexamples)}" + (f" (+{self.unconfirmed} not confirmed at high precision)" if self.unconfirmed else ""),
-        ]
-        lines += [f"  {path}" for path in self.counterexamples]
-        if self.errors:
-            lines.append(f"instances with ERROR kept: {len(self.errors)}")
-            lines += [f"  {path}" for path in self.errors]
-        if self.suspect:
-            lines.append(f"instances reported VIOLATED with margin 0 (equality cases) kept: {len(self.suspect)}")
-            lines += [f"  {path}" for path in self.suspect]
-        if self.best_score is not None:
-            lines.append(f"best violation score: {self.best_score:+.4g} (positive means violated)")
-        if self.closest is not None:
-            lines.append(f"smallest margin among HOLDS: {self.closest['margin']:.4g} (claim {self.closest['claim']!r}, "
-                         f"observed {self.closest['observed']}, bound {self.closest['bound']})")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict, with the derived vacuous fraction and throughput."""
-        data = asdict(self)
-        data["vacuous_fraction"] = self.vacuous_fraction
-        data["throughput"] = self.throughput
-        return data
-
-    def merge(self, other: "HuntResult") -> None:
-        """Add another worker's result into this one (counts, files, best score)."""
-        self.judged += other.judged
-        for mine, theirs in ((self.counts, other.counts), (self.claim_counts, other.claim_counts)):
-            for key, value in theirs.items():
-                mine[key] = mine.get(key, 0) + value
-        self.counterexamples += [path for path in other.counterexamples if path not in self.counterexamples]
-        self.errors += [path for path in other.errors if path not in self.errors]
-        self.suspect += [path for path in other.suspect if path not in self.suspect]
-        self.unconfirmed += other.unconfirmed
-        if other.best_score is not None and (self.best_score is None or other.best_score > self.best_score):
-            self.best_score, self.best_instance = other.best_score, other.best_instance
-        if other.closest is not None and (self.closest is None or other.closest["margin"] < self.closest["margin"]):
-            self.closest = other.closest
-        self.interrupted = self.interrupted or other.interrupted
-
-
-class ProgressLine:
-    """A one-line progress display: rewritten in place on a terminal, one line per ``interval`` seconds otherwise."""
-
-    def __init__(self, stream, interval: float = 30.0):
-        self.stream = stream
-        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
-        self.interval = interval
-        self._last = 0.0
-        self._width = 0
-
-    def update(self, progress: HuntProgress) -> None:
-        """Show a snapshot (rate-limited when the stream is not a terminal)."""
-        text = progress.line()
-        if self.interactive:
-            self.stream.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-            self.stream.flush()
-        elif time.monotonic() - self._last >= self.interval:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-            self._last = time.monotonic()
-
-    def close(self) -> None:
-        """End the line on a terminal."""
-        if self.interactive and self._width:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 class _StopHunt(BaseException):
@@ -653,122 +473,3 @@ def hunt(
     hunter._report_progress(force=True)
     logger.info("hunt %s finished: %d judged, %d counterexamples", theorem.id, hunter.result.judged, len(hunter.result.counterexamples))
     return hunter.result
-
-
-# ----------------------------------------------------------------- parallel
-
-
-def _result_from_dict(data: dict[str, Any]) -> HuntResult:
-    names = {name for name in HuntResult.__dataclass_fields__}
-    return HuntResult(**{key: value for key, value in data.items() if key in names})
-
-
-def _worker_main(messages, worker: int, theorem_id: str, theorem_paths: list[str], log_level: int, arguments: dict[str, Any]) -> None:
-    """Run one hunt in a child process and send progress snapshots and the result to the parent."""
-    from dmfverify.theorem_loader import builtin_theorems, load_theorems, select
-
-    logging.basicConfig(level=log_level, format=f"%(levelname)s worker {worker} %(name)s: %(message)s")
-    theorems = builtin_theorems()
-    for path in theorem_paths:
-        theorems.extend(load_theorems(path))
-    theorem = select(theorems, [theorem_id])[0]
-
-    def send(snapshot: HuntProgress) -> None:
-        messages.put(("progress", worker, asdict(snapshot)))
-
-    result = hunt(theorem, worker=worker, progress=send, **arguments)
-    # A SIGTERM from the parent that arrives after the hunt has stopped must not kill the process before it reports.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    messages.put(("result", worker, result.to_dict()))
-
-
-def hunt_parallel(
-    theorem_id: str,
-    *,
-    workers: int = 2,
-    theorem_paths: tuple[str, ...] = (),
-    budget: int | None = None,
-    time_limit: float | None = None,
-    seed: int = 0,
-    corpus: str | Path | None = None,
-    progress: Callable[[HuntProgress], None] | None = None,
-    **hunt_arguments: Any,
-) -> HuntResult:
-    """Run :func:`hunt` in ``workers`` local processes on one corpus and merge the results.
-
-    Worker ``j`` uses the seed ``seed + 7919 j`` and a share of the budget
-    (rounded up).  The theorem is loaded again in each process from the
-    catalog and ``theorem_paths``, so user theorem modules and the observables
-    they register work.  Counterexample files are named by the instance
-    fingerprint, so workers never overwrite each other's different finds.
-    Ctrl-C or SIGTERM in the parent is forwarded to the workers, which write
-    what they found and report.
-    """
-    if workers < 1:
-        raise InvalidArgument(f"workers = {workers} is invalid: it must be at least 1.")
-    if budget is None and time_limit is None:
-        budget = 1000
-    share = None if budget is None else -(-budget // workers)
-    context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    processes = []
-    for worker in range(workers):
-        arguments = dict(hunt_arguments, budget=share, time_limit=time_limit, seed=seed + 7919 * worker, corpus=corpus)
-        process = context.Process(target=_worker_main, args=(messages, worker, theorem_id, list(theorem_paths),
-                                                              logging.getLogger().getEffectiveLevel(), arguments), daemon=False)
-        process.start()
-        processes.append(process)
-
-    started = time.monotonic()
-    snapshots: dict[int, dict[str, Any]] = {}
-    results: dict[int, HuntResult] = {}
-    stop = threading.Event()
-    forwarded = False
-    with _stop_signals(stop.set):
-        try:
-            while len(results) < workers:
-                try:
-                    if stop.is_set() and not forwarded:
-                        forwarded = True
-                        for process in processes:
-                            if process.is_alive():
-                                os.kill(process.pid, signal.SIGTERM)
-                    kind, worker, payload = messages.get(timeout=1.0)
-                except queue_module.Empty:
-                    if not any(process.is_alive() for process in processes):
-                        break
-                    continue
-                except (KeyboardInterrupt, _Terminated):
-                    # The flag is set: the next pass forwards the signal to the workers.
-                    continue
-                if kind == "progress":
-                    snapshots[worker] = payload
-                    if progress is not None:
-                        progress(_combined_progress(theorem_id, snapshots, time.monotonic() - started))
-                else:
-                    results[worker] = _result_from_dict(payload)
-        finally:
-            for process in processes:
-                process.join(timeout=30)
-
-    missing = [worker for worker in range(workers) if worker not in results]
-    for worker in missing:
-        logger.error("hunt worker %d ended without a result (exit code %s); its counterexamples are still in the corpus",
-                     worker, processes[worker].exitcode)
-    merged = HuntResult(theorem_id, seed=seed, budget=budget, time_limit=time_limit, workers=workers)
-    for worker in sorted(results):
-        merged.merge(results[worker])
-    merged.interrupted = merged.interrupted or stop.is_set()
-    merged.elapsed = time.monotonic() - started
-    return merged
-
-
-def _combined_progress(theorem_id: str, snapshots: dict[int, dict[str, Any]], elapsed: float) -> HuntProgress:
-    counts: Counter = Counter()
-    best = None
-    for snapshot in snapshots.values():
-        counts.update(snapshot["counts"])
-        if snapshot["best_score"] is not None:
-            best = snapshot["best_score"] if best is None else max(best, snapshot["best_score"])
-    return HuntProgress(theorem_id, sum(s["judged"] for s in snapshots.values()), elapsed, best, dict(counts),
-                        sum(s["counterexamples"] for s in snapshots.values()), -1)

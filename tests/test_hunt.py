@@ -15,7 +15,8 @@ import pytest
 from dmfverify.checker import CheckOptions, check
 from dmfverify.cli import main
 from dmfverify.errors import InvalidArgument
-from dmfverify.hunt import HuntProgress, HuntResult, ProgressLine, hunt, hunt_parallel
+from dmfverify.hunt import HuntProgress, HuntResult, ProgressLine, hunt
+from dmfverify.hunt_parallel import hunt_parallel
 from dmfverify.replay import corpus_files, counterexample_record, instance_key, violation_score
 from dmfverify.instance import Instance, load_instance
 from dmfverify.theorem_loader import builtin_theorems, load_theorems, select
