@@ -1,4 +1,4 @@
-"""What a hunt reports: progress snapshots, the final result and a one-line progress display.
+"""Reports of a hunt: progress snapshots, the final result and a one-line progress display.
 
 :class:`HuntProgress` is the snapshot a running hunt passes to its progress
 callback about once a second, :class:`HuntResult` the counts, files and
