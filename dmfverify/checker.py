@@ -230,7 +230,7 @@ def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = N
     except _Undecided as undecided:
         return every(Outcome.INCONCLUSIVE, f"hypothesis undecided: {undecided}")
     except (InvalidArgument, ValueError, ZeroDivisionError) as error:
-        return every(Outcome.ERROR, f"a derived quantity could not be evaluated: {error}")
+        return every(Outcome.ERROR, f"a derived quantity could not be evaluated: {_describe(error)}")
     if corner_problem is not None:
         return every(Outcome.INCONCLUSIVE, f"a derived quantity cannot be evaluated everywhere inside the enclosures of the eigenvalues and sigma: {corner_problem}")
 
@@ -245,7 +245,7 @@ def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = N
                 try:
                     _prepare(item, context)
                 except (InvalidArgument, InvalidTheorem, ValueError, ZeroDivisionError) as error:
-                    item.outcome, item.reason = Outcome.ERROR, f"bound could not be evaluated: {error}"
+                    item.outcome, item.reason = Outcome.ERROR, f"bound could not be evaluated: {_describe(error)}"
         per_claim[claim.name] = checks
 
     pending = [item for checks in per_claim.values() for item in checks if item.outcome is None]
@@ -256,6 +256,11 @@ def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = N
     verdicts = [_summarise(theorem, instance, name, checks, arithmetic, precision) for name, checks in per_claim.items()]
     logger.info("checked %s on %s in %.2f s", theorem.id, instance.id, time.perf_counter() - started)
     return verdicts
+
+
+def _describe(error: Exception) -> str:
+    """Return an exception's message, or its type when the message is empty (as for a bare ZeroDivisionError)."""
+    return str(error) or f"{type(error).__name__} (no message)"
 
 
 def _has_field(instance: Instance, name: str) -> bool:

@@ -353,13 +353,23 @@ def _log_inverse_contraction(mu: Fraction, eta: Fraction, depth: int) -> mpmath.
 
     ``q = 1 - (1 - D)^(1/N)`` with the exact ``D = 1 - S(mu)^N``, evaluated as
     ``-expm1(log1p(-D) / N)``, so ``q`` has full relative precision even when
-    ``S(mu)`` is within a rounding error of 1.
+    ``S(mu)`` is within a rounding error of 1.  For ``S(mu)^N <= 1/2`` the value
+    is ``-log1p(-S(mu))`` with ``S(mu) = exp(ln(S(mu)^N) / N)``: ``D`` would round
+    to 1 when ``S(mu)^N`` is below the working precision (deep factorizations
+    with a small step), and ``ln(1/q)`` would come out 0 instead of about ``S(mu)``.
+
+    >>> from fractions import Fraction
+    >>> print(mpmath.nstr(_log_inverse_contraction(Fraction(1), Fraction(1, 20000), 50), 6))
+    0.00250313
     """
-    gap = 1 - _step_size_number_power(mu, eta, depth)
-    if gap == 0:
+    power = _step_size_number_power(mu, eta, depth)
+    if power == 1:
         return None
 
-    q = -mpmath.expm1(mpmath.log1p(-_to_mpf(gap)) / depth)
+    if power <= Fraction(1, 2):
+        step_size_number = mpmath.exp((mpmath.log(power.numerator) - mpmath.log(power.denominator)) / depth)
+        return -mpmath.log1p(-step_size_number)
+    q = -mpmath.expm1(mpmath.log1p(-_to_mpf(1 - power)) / depth)
     return -mpmath.log(q)
 
 

@@ -184,3 +184,21 @@ def test_invalid_arguments_name_the_value(call, fragment):
         call()
 
     assert fragment in str(raised.value)
+
+
+def test_contraction_of_small_step_size_number():
+    """S(mu)^N far below the working precision (depth 50, S = 0.0025) still gives ln(1/q) close to S."""
+    from dmfverify.step_size import _log_inverse_contraction
+
+    with mpmath.workdps(30):
+        value = _log_inverse_contraction(Fraction(1), Fraction(1, 20000), 50)
+        expected = -mpmath.log1p(-mpmath.mpf("0.0025"))
+
+        assert abs(value - expected) < mpmath.mpf(10) ** -28 * expected
+
+
+def test_deep_bracket_with_small_step():
+    # Gradient descent first reaches p_k >= 0.6 at step 157 here (certified run).
+    lower = hitting_time_bracket("0.6", 1, "0.982", "0.0002", 50).lower
+
+    assert 100 < lower < 157
