@@ -26,6 +26,38 @@ def builtin_case_paths() -> list[Path]:
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".json"))
 
 
+def _integer(minimum: int, maximum: int | None = None):
+    """Return an argparse type that accepts an integer in ``[minimum, maximum]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            allowed = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise argparse.ArgumentTypeError(f"{value} is invalid: it must be {allowed}")
+        return value
+
+    return parse
+
+
+def _positive_seconds(text: str) -> float:
+    """Parse a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is invalid: it must be a positive, finite number of seconds")
+    return value
+
+
+#: Decimal digits accepted by --dps.  Evaluating a bound costs more than linearly in the digits,
+#: and ties that 1000 digits cannot separate are equalities in practice.
+_MAX_DPS = 1000
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dmfverify", description="Check theorems about gradient descent in deep matrix factorization.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
@@ -35,9 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("case", help="instance JSON file")
     simulate.add_argument("--engine", choices=("scalar", "matrix"), default="scalar", help="scalar recurrences (aligned start) or full factor GD")
     simulate.add_argument("--arithmetic", choices=("float64", "mpmath", "certified"), default="certified", help="number arithmetic (default: certified)")
-    simulate.add_argument("--dps", type=int, default=50, help="decimal digits for --arithmetic mpmath (default 50)")
-    simulate.add_argument("--bits", type=int, default=53, help="binary precision for --arithmetic certified (default 53)")
-    simulate.add_argument("--horizon", type=int, default=None, help="steps to simulate (default: until every tracked level is reached, estimated)")
+    simulate.add_argument("--dps", type=_integer(5, _MAX_DPS), default=50, help="decimal digits for --arithmetic mpmath (default 50)")
+    simulate.add_argument("--bits", type=_integer(53), default=53, help="binary precision for --arithmetic certified (default 53)")
+    simulate.add_argument("--horizon", type=_integer(0), default=None, help="steps to simulate (default: until every tracked level is reached, estimated)")
     simulate.add_argument("--data-dir", default=None, help="folder with digits.csv.gz for real-data instances (default: scikit-learn)")
     simulate.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -50,15 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     invariance = commands.add_parser("invariance", help="check bound formulas for the scaling invariance and the noiseless limit, before any run")
     invariance.add_argument("--theorem", action="append", default=[], help="check only this theorem id (repeatable)")
     invariance.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
-    invariance.add_argument("--samples", type=int, default=6, help="sample instances per theorem (default 6)")
+    invariance.add_argument("--samples", type=_integer(1), default=6, help="sample instances per theorem (default 6)")
 
     check = commands.add_parser("check", help="check theorems on instances")
     check.add_argument("cases", nargs="*", help="instance JSON files (default: the built-in problem library)")
     check.add_argument("--theorem", action="append", default=[], help="check only this theorem id (repeatable)")
     check.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
     check.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    check.add_argument("--dps", type=int, default=50, help="decimal digits for bounds and hypotheses (default 50)")
-    check.add_argument("--budget", type=int, default=5_000_000, help="largest number of steps per eigenvalue a run may use")
+    check.add_argument("--dps", type=_integer(15, _MAX_DPS), default=50, help="decimal digits for bounds and hypotheses (default 50)")
+    check.add_argument("--budget", type=_integer(1), default=5_000_000, help="largest number of steps per eigenvalue a run may use")
     check.add_argument("--data-dir", default=None, help="folder with digits.csv.gz for real-data instances (default: scikit-learn)")
 
     report = commands.add_parser("report", help="regenerate the Markdown reports with figures")
@@ -66,22 +98,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--quick", action="store_true", help="one tiny instance and the smallest grids: a smoke test of about a minute")
     report.add_argument("--latex", action="store_true", help="also write LaTeX tables into OUT/tables")
     report.add_argument("--data-dir", default=None, help="folder with digits.csv.gz for the real-data sections (default: scikit-learn)")
-    report.add_argument("--workers", type=int, default=2, help="worker processes for the sweeps (default 2; 1 runs in this process)")
-    report.add_argument("--timeout", type=float, default=1800.0,
+    report.add_argument("--workers", type=_integer(1), default=2, help="worker processes for the sweeps (default 2; 1 runs in this process)")
+    report.add_argument("--timeout", type=_positive_seconds, default=1800.0,
                         help="seconds after which unfinished sweep tasks are stopped and reported as timed out (default 1800)")
 
     hunt = commands.add_parser("hunt", help="search for counterexamples to a theorem with Hypothesis")
     hunt.add_argument("theorem", help="theorem id (see 'dmfverify list')")
     hunt.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
     limit = hunt.add_mutually_exclusive_group()
-    limit.add_argument("--budget", type=int, default=None, help="distinct instances to judge (default 1000); shrinking a violation may add a few hundred checks")
-    limit.add_argument("--time", type=float, default=None, help="wall-clock limit in seconds")
+    limit.add_argument("--budget", type=_integer(1), default=None, help="distinct instances to judge (default 1000); shrinking a violation may add a few hundred checks")
+    limit.add_argument("--time", type=_positive_seconds, default=None, help="wall-clock limit in seconds")
     hunt.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
     hunt.add_argument("--corpus", default=None, help="folder for counterexamples and the example database (default: hunt-corpus/THEOREM)")
-    hunt.add_argument("--workers", type=int, default=1, help="local processes, each with its own seed (default 1)")
-    hunt.add_argument("--max-counterexamples", type=int, default=10, help="violations to shrink and write per worker (default 10)")
-    hunt.add_argument("--check-timeout", type=float, default=60.0, help="seconds after which one check counts as ERROR (default 60)")
-    hunt.add_argument("--step-budget", type=int, default=5_000_000, help="largest number of steps per eigenvalue a run may use")
+    hunt.add_argument("--workers", type=_integer(1), default=1, help="local processes, each with its own seed (default 1)")
+    hunt.add_argument("--max-counterexamples", type=_integer(0), default=10, help="violations to shrink and write per worker (default 10)")
+    hunt.add_argument("--check-timeout", type=_positive_seconds, default=60.0, help="seconds after which one check counts as ERROR (default 60)")
+    hunt.add_argument("--step-budget", type=_integer(1), default=5_000_000, help="largest number of steps per eigenvalue a run may use")
     hunt.add_argument("--json", default=None, help="also write the summary as JSON to this file")
     hunt.add_argument("--steer", action="append", default=[], metavar="FIELD=VALUE",
                       help="override a field of the theorem's instance steering, e.g. noise=none or step_size_range=0.9,1 (repeatable)")
@@ -91,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--theorem", action="append", default=[], help="check plain instance files against this theorem id (repeatable; default all)")
     replay.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
     replay.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    replay.add_argument("--max-bits", type=int, default=1024, help="precision cap of the certified enclosure (default 1024)")
+    replay.add_argument("--max-bits", type=_integer(53), default=1024, help="precision cap of the certified enclosure (default 1024)")
 
     diff = commands.add_parser("diff", help="compare two versions of a theorem module on a corpus of instances")
     diff.add_argument("old", help="theorem module file before the edit")
@@ -267,8 +299,20 @@ def _hunt(arguments) -> int:
     print(result.summary())
     if arguments.json:
         atomic_write_text(Path(arguments.json), json.dumps(result.to_dict(), indent=1) + "\n")
+
+    # Exit 1 on any violation, written or not; 2 when no check could be judged at all.
+    violated = result.counts.get("VIOLATED", 0)
     if result.counterexamples:
         return 1
+    if violated:
+        print(f"dmfverify: {violated} instance(s) were VIOLATED but none was written "
+              f"(--max-counterexamples {arguments.max_counterexamples}, {result.unconfirmed} not confirmed at high precision)",
+              file=sys.stderr)
+        return 1
+    if result.judged and result.counts.get("ERROR", 0) == result.judged:
+        print(f"dmfverify: every one of the {result.judged} checks ended in ERROR; run 'dmfverify check' on an instance "
+              f"from {corpus / 'errors'} to see why", file=sys.stderr)
+        return 2
     return 130 if result.interrupted else 0
 
 

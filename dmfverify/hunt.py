@@ -33,7 +33,7 @@ The Hypothesis example database lives in ``corpus/.hypothesis``, so a rerun
 replays what the last one learned.  Ctrl-C or SIGTERM stops the hunt after
 certifying and writing the last violation it saw.
 :func:`dmfverify.hunt_parallel.hunt_parallel` runs several hunts in local
-processes on one corpus, and :mod:`dmfverify.hunt_progress` holds what a hunt reports.
+processes on one corpus, and :mod:`dmfverify.hunt_progress` defines what a hunt reports.
 
 Instances whose check ends in ``ERROR`` (including a check that exceeds
 ``check_timeout`` seconds or raises an unexpected exception, which is logged
@@ -65,7 +65,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
 from dmfverify.checker import CheckOptions, check
-from dmfverify.errors import InvalidArgument
+from dmfverify.errors import InvalidArgument, InvalidTheorem
 from dmfverify.instance import Instance
 from dmfverify.hunt_progress import LOG_INTERVAL, PROGRESS_INTERVAL, HuntProgress, HuntResult, ProgressLine
 from dmfverify.io import atomic_write_text
@@ -123,6 +123,7 @@ class _Hunter:
         self.failing: tuple[Instance, list[Verdict]] | None = None
         self.shrink_calls = 0
         self.stop_requested = False
+        self.fatal: InvalidTheorem | None = None
         self._last_progress = 0.0
         self._last_log = self.started
 
@@ -203,6 +204,11 @@ class _Hunter:
         """Run the check; an unexpected exception from the checker becomes an ERROR verdict instead of ending the hunt."""
         try:
             return check(self.theorem, instance, self.options)
+        except InvalidTheorem as error:
+            # A broken theorem fails on every instance: stop the search and report it once.
+            self.fatal = error
+            self.stop_requested = True
+            raise _StopHunt("invalid theorem") from None
         except Exception as error:
             logger.exception("%s: the check raised on instance %s", self.theorem.id, instance_key(instance))
             reason = f"the check raised {type(error).__name__}: {error}"
@@ -469,6 +475,8 @@ def hunt(
             if last is not None and instance_key(last[0]) not in hunter.known:
                 hunter.confirm_and_write(*last)
 
+    if hunter.fatal is not None:
+        raise hunter.fatal
     hunter.result.elapsed = time.monotonic() - hunter.started
     hunter._report_progress(force=True)
     logger.info("hunt %s finished: %d judged, %d counterexamples", theorem.id, hunter.result.judged, len(hunter.result.counterexamples))

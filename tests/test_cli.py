@@ -146,3 +146,17 @@ def test_invariance_flags_a_broken_formula(tmp_path):
     assert result.returncode == 1
     assert "NOSCALE scaling          BROKEN" in result.stdout
     assert "H1   scaling          invariant" in result.stdout
+
+
+@pytest.mark.parametrize("arguments, fragment", [
+    (("check", "--dps", "100000"), "it must be between 15 and 1000"),
+    (("invariance", "--samples", "0"), "it must be at least 1"),
+    (("report", "--workers", "0"), "it must be at least 1"),
+    (("simulate", "x.json", "--bits", "20"), "it must be at least 53"),
+])
+def test_out_of_range_option_exits_two(arguments, fragment):
+    result = run(*arguments)
+
+    assert result.returncode == 2
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr

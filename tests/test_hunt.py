@@ -232,6 +232,38 @@ def test_cli_hunt_true_theorem_exits_zero(tmp_path, capsys):
     assert "5 instances judged" in capsys.readouterr().out
 
 
+def test_cli_hunt_unwritten_violation_exits_one(tmp_path, capsys):
+    code = main(["hunt", "PLANTED_H1_LOWER", "--theorems", str(LOWER), "--budget", "20", "--corpus", str(tmp_path),
+                 "--max-counterexamples", "0"])
+
+    assert code == 1
+    assert "were VIOLATED but none was written" in capsys.readouterr().err
+
+
+def test_cli_hunt_all_errors_exits_two(tmp_path, capsys):
+    module = tmp_path / "undefined.py"
+    module.write_text(
+        "from dmfverify.symbolic import u\n"
+        "from dmfverify.theorem import HittingTimeBound, Theorem\n"
+        "THEOREMS = (Theorem(id='UNDEFINED', title='t', status='conjecture', source='test', statement='s',\n"
+        "    claims=(HittingTimeBound('lower', level=u, relation='>=', bound=1 / (u - u), over='positive', levels='thresholds'),)),)\n"
+    )
+    code = main(["hunt", "UNDEFINED", "--theorems", str(module), "--budget", "5", "--corpus", str(tmp_path / "corpus")])
+
+    assert code == 2
+    assert "ended in ERROR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "0"), ("--max-counterexamples", "-3"), ("--check-timeout", "0"),
+                                           ("--budget", "0"), ("--time", "-1")])
+def test_cli_hunt_rejects_bad_option(option, value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["hunt", "H1", option, value])
+
+    assert stopped.value.code == 2
+    assert f"argument {option}" in capsys.readouterr().err
+
+
 def test_cli_hunt_unknown_theorem(capsys):
     assert main(["hunt", "NOPE", "--budget", "1"]) == 2
     assert "unknown theorem id" in capsys.readouterr().err
