@@ -229,6 +229,9 @@ def evaluate(expr: Any, values: Mapping[Any, Any], *, dps: int = 50, arrays: Map
     """
     if not isinstance(expr, sympy.Basic):
         expr = sympy.sympify(expr)
+    if expr.has(sympy.zoo, sympy.nan):
+        raise InvalidTheorem(f"the expression {expr} is undefined (sympy reduced part of it to {sympy.zoo if expr.has(sympy.zoo) else sympy.nan}, "
+                             f"for example a division by an expression that is identically 0); rewrite it.")
 
     # Symbols are matched by name, so a user's Symbol("K", integer=True) and a plain "K" agree.
     by_name = {}
@@ -264,6 +267,9 @@ def evaluate(expr: Any, values: Mapping[Any, Any], *, dps: int = 50, arrays: Map
         replacements[atom] = dummy
         argument_values.append(sequence[position - 1])
     concrete = concrete.xreplace(replacements)
+    if concrete.has(sympy.zoo, sympy.nan):
+        raise InvalidArgument(f"the expression {expr} is undefined at these values (it becomes {concrete}), "
+                              f"for example a division by 0; add a hypothesis that excludes them.")
 
     arguments = sorted(replacements.values(), key=str)
     ordered_values = [argument_values[list(replacements.values()).index(symbol)] for symbol in arguments]
