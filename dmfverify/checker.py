@@ -179,8 +179,17 @@ def _estimate_default_horizon(context: Context) -> int:
 # ----------------------------------------------------------------------- main
 
 
-def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = None) -> list[Verdict]:
+def check(theorem: Theorem | str, instance: Instance, options: CheckOptions | None = None) -> list[Verdict]:
     """Judge every claim of ``theorem`` on ``instance``.
+
+    Parameters
+    ----------
+    theorem : Theorem or str
+        A theorem, or the id of one in the built-in catalog (``"H1"``).
+    instance : Instance
+        The instance to judge it on.
+    options : CheckOptions, optional
+        Precision, escalation cap and step budget (default :class:`CheckOptions`).
 
     Returns
     -------
@@ -189,6 +198,10 @@ def check(theorem: Theorem, instance: Instance, options: CheckOptions | None = N
         claim or a failing run: those become ``VIOLATED`` or ``ERROR`` verdicts.
         Invalid theorems raise :class:`~dmfverify.errors.InvalidTheorem`.
     """
+    if isinstance(theorem, str):
+        from dmfverify.theorem_loader import builtin_theorems, select
+
+        theorem = select(builtin_theorems(), [theorem])[0]
     options = options or CheckOptions()
     started = time.perf_counter()
 
