@@ -35,6 +35,8 @@ def atomic_write_text(path: Path, text: str, *, overwrite: bool = True) -> bool:
 
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); give it the permissions a plain open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
         with os.fdopen(descriptor, "w") as handle:
             handle.write(text)
             handle.flush()
@@ -54,3 +56,10 @@ def atomic_write_text(path: Path, text: str, *, overwrite: bool = True) -> bool:
         return True
     finally:
         Path(temporary).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """Return the process's file-creation mask (reading it requires setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

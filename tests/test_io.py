@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from dmfverify.io import atomic_write_text
 
 
@@ -35,3 +38,14 @@ def test_write_leaves_no_temporary_files(tmp_path):
     atomic_write_text(path, "c")
 
     assert [entry.name for entry in tmp_path.iterdir()] == ["record.json"]
+
+
+def test_written_file_follows_umask(tmp_path):
+    path = tmp_path / "record.json"
+    mask = os.umask(0o022)
+    try:
+        atomic_write_text(path, "text")
+    finally:
+        os.umask(mask)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
