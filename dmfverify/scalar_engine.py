@@ -111,7 +111,8 @@ def simulate_scalar(
     if instance.initialisation.kind != "aligned":
         raise InvalidArgument(
             f"instance {instance.id!r} uses the {instance.initialisation.kind!r} initialisation, but the scalar engine "
-            "needs the aligned initialisation alpha I; use the matrix engine instead."
+            "needs the aligned initialisation alpha I; run it with 'dmfverify simulate --engine matrix --arithmetic float64' "
+            "(or mpmath), or with run_matrix_gd from Python.  The checker judges aligned instances only."
         )
     if not instance.noise_is_symmetric:
         raise InvalidArgument(

@@ -184,9 +184,11 @@ def _observe_matrix(instance: Instance, levels, horizon: int, arithmetic: str, d
                         instance.initialisation, float(instance.alpha) if arithmetic == "float64" else str(instance.alpha),
                         horizon, arithmetic=arithmetic, dps=dps, schedule="every")
     if not run.symmetric:
+        cause = ("its noise is not symmetric" if not instance.noise_is_symmetric
+                 else f"the {instance.initialisation.kind!r} initialisation does not keep W_N ... W_1 symmetric")
         raise InvalidArgument(
-            f"the product of instance {instance.id!r} is not symmetric, so its eigenvalues and hitting times are undefined; "
-            "make the noise symmetric, or use run_matrix_gd from Python and read its singular values."
+            f"the product of instance {instance.id!r} is not symmetric ({cause}), so its eigenvalues and hitting times "
+            "are undefined; use run_matrix_gd from Python and read its singular values."
         )
     eigenvalues = np.asarray(run.eigenvalues, dtype=float)
     result: dict[str, Any] = {"instance": instance.id, "engine": "matrix", "arithmetic": arithmetic, "horizon": horizon}
