@@ -22,6 +22,7 @@ from dmfverify.strategies import (
     instances_for,
     log_uniform_decimals,
     noise_matrices,
+    parse_steering,
     spectra,
     step_size_for,
     step_size_numbers,
@@ -244,3 +245,9 @@ def test_steering_infers_hitting_levels():
 def test_steering_rejects_unknown_field_value():
     with pytest.raises(InvalidArgument, match="Steering.noise"):
         Steering(noise="loud")
+
+
+@pytest.mark.parametrize("text", ["step_size_range=1,0.9", "step_size_range=a,b", "step_size_range=0,1"])
+def test_parse_steering_rejects_bad_range(text):
+    with pytest.raises(InvalidArgument, match="steering step_size_range"):
+        parse_steering([text])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -201,9 +202,21 @@ def parse_steering(pairs: list[str]) -> dict[str, Any]:
                 raise InvalidArgument(f"steering {name} = {text!r} is invalid; write an integer.") from None
         elif isinstance(default, tuple):
             overrides[name] = tuple(part.strip() for part in text.split(","))
+            if name.endswith("_range"):
+                _check_range(name, text, overrides[name])
         elif name in ("phase", "thresholds") and text.lower() == "none":
             overrides[name] = None
         else:
             overrides[name] = text
     replace(Steering(), **overrides)
     return overrides
+
+
+def _check_range(name: str, text: str, parts: tuple[str, ...]) -> None:
+    """Reject a range that is not two positive numbers in order, naming the ``--steer`` field."""
+    try:
+        low, high = (Fraction(part) for part in parts)
+    except (ValueError, ZeroDivisionError):
+        raise InvalidArgument(f"steering {name} = {text!r} is invalid; write two numbers LOW,HIGH, for example {name}=0.5,1.") from None
+    if not 0 < low <= high:
+        raise InvalidArgument(f"steering {name} = {text!r} is invalid; it needs 0 < LOW <= HIGH, for example {name}=0.5,1.")
