@@ -124,7 +124,7 @@ def test_divergence_is_reported():
 
 def test_non_aligned_initialisation_rejected():
     instance = Instance.create(spectrum=["1", "0.5"], depth=3, alpha="0.1", eta="0.1", initialisation={"kind": "gaussian", "seed": 1})
-    with pytest.raises(InvalidArgument, match="use the matrix engine"):
+    with pytest.raises(InvalidArgument, match="simulate --engine matrix"):
         simulate_scalar(instance, 10)
 
 
