@@ -385,7 +385,9 @@ def order_violation(context, check, options) -> Enclosure:
     """Return an enclosure of ``max_{k, i} (p_(i+1)(k) - p_i(k))`` over the scanned steps.
 
     Pairs whose eigenvalue enclosures overlap may be equal eigenvalues, whose
-    trajectories coincide; they are left out, and the note says how many.
+    trajectories coincide, or distinct ones in either order: they cannot be
+    compared, so the upper end is then infinite (the check stays undecided)
+    and the note says how many.
     Pairs decided at a lower precision keep their result when the checker
     escalates the precision of the remaining ones.
     """
@@ -443,6 +445,6 @@ def order_violation(context, check, options) -> Enclosure:
     # Every trajectory starts at alpha^N, so the difference at step 0 is exactly 0 and the maximum is >= 0.
     low = max([0.0] + [pair_low for pair_low, _ in bounds.values()])
     unknown = [index for index in open_pairs if index not in bounds]
-    high = math.inf if unknown else max([0.0] + [pair_high for _, pair_high in bounds.values()])
+    high = math.inf if unknown or skipped else max([0.0] + [pair_high for _, pair_high in bounds.values()])
     open_indices = frozenset(j for index in open_pairs for j in (index, index + 1)) or None
     return Enclosure(low, high, note, open_indices)

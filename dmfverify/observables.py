@@ -555,7 +555,7 @@ def _orthonormal_mp(name: str, basis: mpmath.matrix) -> mpmath.matrix:
 
 def _check_rank(r: Any, n: int, *, lowest: int) -> int:
     if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not lowest <= r <= n:
-        raise InvalidArgument(f"r = {r!r} is out of range for an {n} x {n} matrix; pass an integer with {lowest} <= r <= {n}.")
+        raise InvalidArgument(f"r = {r!r} is out of range for a matrix of size {n}; pass an integer with {lowest} <= r <= {n}.")
     return int(r)
 
 

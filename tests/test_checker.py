@@ -39,7 +39,12 @@ def test_proved_claims_on_real_data(digits_dir):
     instance = load_instance(path, data_dir=digits_dir)
     for theorem in PROVED:
         for verdict in check(theorem, instance):
-            assert verdict.verdict in (Outcome.HOLDS, Outcome.VACUOUS), str(verdict)
+            if theorem.id == "C":
+                # Nearly equal tiny eigenvalues have overlapping enclosures, so their order cannot be compared.
+                assert verdict.verdict is Outcome.INCONCLUSIVE, str(verdict)
+                assert "overlapping eigenvalue enclosures" in verdict.reason
+            else:
+                assert verdict.verdict in (Outcome.HOLDS, Outcome.VACUOUS), str(verdict)
 
 
 @pytest.mark.parametrize("path", [p for p in SYNTHETIC if "phase" in read_case(p)["kind"]], ids=lambda p: p.stem)

@@ -322,8 +322,11 @@ def test_cli_report_forwards_options(monkeypatch, tmp_path):
 
 
 def test_cli_report_rejects_zero_workers(tmp_path, capsys):
-    assert cli.main(["report", "--out", str(tmp_path / "out"), "--workers", "0"]) == 2
-    assert "workers = 0 is invalid" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["report", "--out", str(tmp_path / "out"), "--workers", "0"])
+
+    assert stopped.value.code == 2
+    assert "argument --workers: 0 is invalid" in capsys.readouterr().err
 
 
 def test_run_tasks_times_out_slow_task():
