@@ -22,11 +22,12 @@ dmfverify.errors.InvalidArgument: eta = -1 is invalid: it must be a finite numbe
 
 from __future__ import annotations
 
+import difflib
 import math
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from numbers import Integral, Rational, Real
-from typing import Any, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -42,6 +43,10 @@ __all__ = [
     "check_symmetric",
     "check_psd",
     "check_same_shape",
+    "check_keys",
+    "close_known_key",
+    "exact_string",
+    "KEY_MATCH_CUTOFF",
     "PSD_RELATIVE_TOLERANCE",
     "SYMMETRY_RELATIVE_TOLERANCE",
 ]
@@ -182,7 +187,7 @@ def check_rank(rank: Any, n: int) -> int:
         raise InvalidArgument(f"rank = {rank!r} is invalid: it must be an integer; pass r with 1 <= r < n = {n}.")
     if not 1 <= rank < n:
         raise InvalidArgument(
-            f"rank = {rank} is out of range for an {n} x {n} target: it must satisfy 1 <= rank < {n}; pick a rank between 1 and {n - 1}."
+            f"rank = {rank} is out of range for the {n} x {n} target: it must satisfy 1 <= rank < {n}; pick a rank between 1 and {n - 1}."
         )
     return int(rank)
 
@@ -278,6 +283,160 @@ def check_same_shape(first_name: str, first: Sequence, second_name: str, second:
             f"{second_name} is {len(second)} x {len(second)} but {first_name} is {len(first)} x {len(first)}; "
             f"pass matrices of the same size."
         )
+
+
+#: Least :class:`difflib.SequenceMatcher` ratio at which an unknown key counts as a
+#: misspelling of a known one.  ``"detla"`` (0.8 to ``"delta"``) and ``"alhpa"`` match,
+#: but ``"source"`` (at most 0.4) and ``"data"`` (0.67 to ``"delta"``) do not.
+KEY_MATCH_CUTOFF = 0.75
+
+
+def close_known_key(key: str, known: Collection[str], aliases: Mapping[str, str] | None = None) -> str | None:
+    """Return the known key that ``key`` most likely misspells, or None when it is close to none.
+
+    ``key`` matches a known key in three cases.  ``aliases`` maps it there (looked
+    up as written, then in lower case), or the two are equal up to letter case,
+    underscores, hyphens, spaces and a trailing ``s``.  Failing both,
+    :func:`difflib.get_close_matches` must rate their similarity at least
+    :data:`KEY_MATCH_CUTOFF`.  Aliases whose target is not in ``known`` are ignored.
+
+    Examples
+    --------
+    >>> close_known_key("detla", ["delta", "eps", "eta"])
+    'delta'
+    >>> close_known_key("Ground truth", ["ground_truth"])
+    'ground_truth'
+    >>> close_known_key("epsilon", ["eps"], aliases={"epsilon": "eps"})
+    'eps'
+    >>> close_known_key("source", ["delta", "eps", "eta"]) is None
+    True
+    """
+    aliases = aliases or {}
+    lowered = key.strip().lower()
+    for candidate in (aliases.get(key), aliases.get(lowered)):
+        if candidate in known:
+            return candidate
+
+    def squeezed(text: str) -> str:
+        return "".join(character for character in text.lower() if character not in "_- ").rstrip("s")
+
+    for name in sorted(known):
+        if squeezed(name) == squeezed(key):
+            return name
+
+    matches = difflib.get_close_matches(lowered.replace(" ", "_").replace("-", "_"), sorted(known), n=1, cutoff=KEY_MATCH_CUTOFF)
+    return matches[0] if matches else None
+
+
+def check_keys(
+    owner: str,
+    data: Mapping[Any, Any],
+    known: Collection[str],
+    required: Sequence[str] = (),
+    aliases: Mapping[str, str] | None = None,
+    allow_extra: bool = True,
+) -> None:
+    """Raise InvalidArgument when a required key is missing or an unknown key looks like a misspelling.
+
+    An unknown key that :func:`close_known_key` matches to a known key is taken as
+    a misspelling of it.  Both messages name the misspelt key and the known key to
+    rename it to.  Other unknown keys are the caller's own, allowed unless
+    ``allow_extra`` is false.
+
+    Parameters
+    ----------
+    owner : str
+        What the keys belong to, as the message should name it (``"instance 'x'"``).
+    data : mapping
+        The object read from the file.
+    known : collection of str
+        Every key of the format.
+    required : sequence of str
+        Keys that must be present.
+    aliases : mapping, optional
+        Other names of known keys (``{"epsilon": "eps"}``).
+    allow_extra : bool
+        Whether keys that are neither known nor close to a known key are allowed.
+
+    Examples
+    --------
+    >>> check_keys("instance 'x'", {"alhpa": "0.1"}, ["alpha", "eta"], required=["alpha", "eta"])
+    Traceback (most recent call last):
+    ...
+    dmfverify.errors.InvalidArgument: instance 'x' is missing the field(s) alpha, eta; rename 'alhpa' to 'alpha' and add eta.
+    """
+    misspelt: dict[str, str] = {}
+    unknown: list[Any] = []
+    for key in data:
+        if key in known:
+            continue
+        if not isinstance(key, str):
+            raise InvalidArgument(f"{owner} has the key {key!r}, which is invalid: keys must be strings; write the object as JSON.")
+        close = close_known_key(key, known, aliases)
+        if close is None:
+            unknown.append(key)
+        else:
+            misspelt[key] = close
+
+    missing = [key for key in required if key not in data]
+    if missing:
+        renames = [f"{key!r} to {close!r}" for key, close in misspelt.items() if close in missing]
+        to_add = [key for key in missing if key not in misspelt.values()]
+        fixes = []
+        if renames:
+            fixes.append(f"rename {', '.join(renames)}")
+        if to_add:
+            fixes.append(f"add {', '.join(to_add)}")
+        raise InvalidArgument(f"{owner} is missing the field(s) {', '.join(missing)}; {' and '.join(fixes)}.")
+
+    own_keys_note = " (a key of your own needs a name that is not this close to a key of the format)" if allow_extra else ""
+    if len(misspelt) == 1:
+        ((key, close),) = misspelt.items()
+        raise InvalidArgument(
+            f"{owner} has the key {key!r}, which is not part of the format but is close to {close!r}; "
+            f"rename it to {close!r}{own_keys_note}."
+        )
+    if misspelt:
+        renames_text = ", ".join(f"{key!r} to {close!r}" for key, close in misspelt.items())
+        raise InvalidArgument(
+            f"{owner} has keys that are not part of the format but are close to keys of it; rename {renames_text}{own_keys_note}."
+        )
+
+    if unknown and not allow_extra:
+        raise InvalidArgument(
+            f"{owner} has the unknown key(s) {', '.join(map(repr, unknown))}; the keys are {', '.join(known)}, so remove or rename it."
+        )
+
+
+def exact_string(value: Fraction) -> str:
+    """Write a Fraction as a terminating decimal when it is one, else as ``p/q``.
+
+    :func:`to_fraction` reads either form back to the same Fraction.
+
+    Examples
+    --------
+    >>> exact_string(Fraction(1, 20)), exact_string(Fraction(-3, 2)), exact_string(Fraction(1, 3))
+    ('0.05', '-1.5', '1/3')
+    """
+    denominator = value.denominator
+    twos = fives = 0
+    while denominator % 2 == 0:
+        denominator //= 2
+        twos += 1
+    while denominator % 5 == 0:
+        denominator //= 5
+        fives += 1
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+
+    digits = max(twos, fives)
+    scaled = value * 10**digits
+    text = str(abs(scaled.numerator)).rjust(digits + 1, "0")
+    sign = "-" if value < 0 else ""
+    if digits == 0:
+        return sign + text
+    whole, decimals = text[:-digits], text[-digits:].rstrip("0")
+    return sign + whole + ("." + decimals if decimals else "")
 
 
 def _show(number: Fraction) -> str:
