@@ -34,6 +34,7 @@ from dmfverify.initialisation import Initialisation
 from dmfverify.validation import (
     _check_magnitude,
     check_depth,
+    check_keys,
     check_positive,
     check_psd,
     check_rank,
@@ -41,6 +42,8 @@ from dmfverify.validation import (
     check_square_matrix,
     check_symmetric,
     check_unit_interval,
+    close_known_key,
+    exact_string,
     to_fraction,
 )
 
@@ -57,6 +60,15 @@ KINDS = (
     "perturbed_low_rank_phase_from_data",
     "instance",
 )
+
+#: Fields that each phase kind requires, because ``rank``, ``eps`` and ``delta``
+#: define the low-rank phase.  The real-data kind leaves ``rank`` out on purpose:
+#: its per-rank table scans every rank, but each row needs ``eps`` and ``delta``.
+_KIND_FIELDS = {
+    "noiseless_low_rank_phase": ("rank", "eps", "delta"),
+    "perturbed_low_rank_phase": ("rank", "eps", "delta"),
+    "perturbed_low_rank_phase_from_data": ("eps", "delta"),
+}
 
 
 @dataclass(frozen=True)
@@ -131,13 +143,27 @@ class Instance:
             An explicit matrix, or ``{"spectral_norm": s, "seed": k, "kind": ...}``
             to draw one with :func:`generate_noise`.
         require_psd : bool
-            Reject an indefinite ground truth (the theorems assume PSD).
+            Reject an indefinite ground truth (the theorems assume PSD).  In an
+            instance file this is the key ``"require_psd"`` (``true`` or ``false``).
 
         Raises
         ------
         InvalidArgument
-            With one sentence naming the invalid value and the fix.
+            With one sentence naming the invalid value and the fix.  The kinds
+            ``noiseless_low_rank_phase`` and ``perturbed_low_rank_phase`` need
+            ``rank``, ``eps`` and ``delta``; ``perturbed_low_rank_phase_from_data``
+            needs ``eps`` and ``delta``.
         """
+        if kind not in KINDS:
+            raise InvalidArgument(_unknown_kind_message(kind))
+        missing = [name for name, value in (("rank", rank), ("eps", eps), ("delta", delta))
+                   if name in _KIND_FIELDS.get(kind, ()) and value is None]
+        if missing:
+            raise InvalidArgument(
+                f"instance {id!r} of kind {kind!r} is missing {', '.join(missing)}, which this kind needs to define "
+                f"the low-rank phase; give them, or use kind 'instance' for an instance without a phase."
+            )
+
         depth = check_depth(depth)
         alpha = check_positive("alpha", alpha)
         eta = check_positive("eta", eta)
@@ -158,7 +184,8 @@ class Instance:
             if require_psd and negative:
                 raise InvalidArgument(
                     f"spectrum has a negative eigenvalue {float(negative[0]):.6g}: the ground truth must be PSD; "
-                    f"move the negative part into the noise or pass require_psd=False."
+                    f"move the negative part into the noise, or allow it with \"require_psd\": false in the instance "
+                    f"file (require_psd=False in Python)."
                 )
             n = len(spectrum)
         else:
@@ -168,6 +195,7 @@ class Instance:
             n = len(ground_truth)
 
         if isinstance(noise, Mapping):
+            check_keys("noise", noise, _NOISE_KEYS, required=("spectral_norm",), aliases=_NOISE_ALIASES, allow_extra=False)
             noise = generate_noise(n, **noise)
         if noise is not None:
             noise = check_square_matrix("noise", noise)
@@ -188,9 +216,6 @@ class Instance:
             initialisation = Initialisation("aligned")
         elif isinstance(initialisation, Mapping):
             initialisation = Initialisation.from_dict(dict(initialisation))
-
-        if kind not in KINDS:
-            raise InvalidArgument(f"kind = {kind!r} is unknown; use one of {', '.join(KINDS)}.")
 
         return cls(
             depth=depth,
@@ -310,27 +335,41 @@ class Instance:
         ``spectral_norm``, ``seed`` and ``kind`` to draw one), ``rank``, ``eps``,
         ``delta``, ``thresholds``, ``initialisation`` (``{"kind": "aligned"}``
         by default), ``note`` and ``expected`` (reference values, kept for
-        comparison and never used by the engines).  Numbers may be strings,
-        which are read as exact decimals.
+        comparison and never used by the engines), ``require_psd`` (``false``
+        accepts an indefinite ground truth).  Numbers may be strings, which are
+        read as exact decimals.  The phase kinds need ``rank``, ``eps`` and
+        ``delta`` (the real-data kind only ``eps`` and ``delta``).
+
+        Keys of your own, such as ``source``, are kept in :attr:`extra`, unless
+        one is so close to a key of the format that it is probably a misspelling
+        of it (``"detla"``, ``"epsilon"``, ``"step_size"``, ``"Alpha"``): those are
+        rejected with the key to rename them to.
 
         The kind ``perturbed_low_rank_phase_from_data`` builds its ground truth
         and target from the UCI digits images; see
         :func:`dmfverify.datasets.digits_instance`.
+
+        Examples
+        --------
+        >>> Instance.from_dict({"spectrum": ["1", "0.1"], "depth": 2, "alpha": "0.1", "eta": "0.1", "source": "me"}).extra
+        {'source': 'me'}
+        >>> Instance.from_dict({"spectrum": ["1", "0.1"], "depth": 2, "alpha": "0.1", "eta": "0.1", "detla": "0.01"})
+        Traceback (most recent call last):
+        ...
+        dmfverify.errors.InvalidArgument: instance has the key 'detla', which is not part of the format but is close to 'delta'; rename it to 'delta' (a key of your own needs a name that is not this close to a key of the format).
         """
         if not isinstance(data, Mapping):
             raise InvalidArgument(f"an instance must be a JSON object, got {type(data).__name__}; check the file's top level.")
 
         kind = data.get("kind", "instance")
+        if kind not in KINDS:
+            raise InvalidArgument(_unknown_kind_message(kind))
+        extra = _check_keys(data, kind)
+
         if kind == "perturbed_low_rank_phase_from_data":
             from dmfverify.datasets import digits_instance
 
             return digits_instance(data, data_dir=data_dir)
-
-        missing = [key for key in ("depth", "alpha", "eta") if key not in data]
-        if missing:
-            raise InvalidArgument(
-                f"instance {data.get('id', '?')!r} is missing the field(s) {', '.join(missing)}; add them to the JSON object."
-            )
 
         spectrum = data.get("spectrum")
         if "eigenvalue" in data:
@@ -354,8 +393,8 @@ class Instance:
             kind=kind,
             note=data.get("note", ""),
             expected=data.get("expected"),
-            extra=_extra_keys(data),
-            require_psd=bool(data.get("require_psd", True)),
+            extra=extra,
+            require_psd=_require_psd_flag(data.get("require_psd", True)),
         )
 
     def to_dict(self, *, include_expected: bool = True) -> dict[str, Any]:
@@ -363,24 +402,24 @@ class Instance:
         data: dict[str, Any] = {"id": self.id, "kind": self.kind, "depth": self.depth}
         if self.spectrum is not None:
             if self.kind == "scalar_hitting_times" and len(self.spectrum) == 1:
-                data["eigenvalue"] = _exact_string(self.spectrum[0])
+                data["eigenvalue"] = exact_string(self.spectrum[0])
             else:
-                data["spectrum"] = [_exact_string(value) for value in self.spectrum]
+                data["spectrum"] = [exact_string(value) for value in self.spectrum]
         else:
             data["ground_truth"] = _matrix_strings(self.ground_truth)
         if self.noise is not None:
             data["noise"] = _matrix_strings(self.noise)
 
-        data["alpha"] = _exact_string(self.alpha)
-        data["eta"] = _exact_string(self.eta)
+        data["alpha"] = exact_string(self.alpha)
+        data["eta"] = exact_string(self.eta)
         for key in ("rank",):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         for key in ("eps", "delta"):
             if getattr(self, key) is not None:
-                data[key] = _exact_string(getattr(self, key))
+                data[key] = exact_string(getattr(self, key))
         if self.thresholds:
-            data["thresholds"] = [_exact_string(value) for value in self.thresholds]
+            data["thresholds"] = [exact_string(value) for value in self.thresholds]
         if self.initialisation.kind != "aligned":
             data["initialisation"] = self.initialisation.to_dict()
         if self.note:
@@ -399,20 +438,75 @@ class Instance:
         return text
 
 
-_KNOWN_KEYS = {
+_KNOWN_KEYS = frozenset({
     "id", "kind", "depth", "alpha", "eta", "spectrum", "eigenvalue", "ground_truth", "noise", "rank", "eps",
     "delta", "thresholds", "initialisation", "note", "expected", "require_psd",
+})
+
+#: Keys of the real-data kind on top of the format: the subsample, the scale, and
+#: plain-text descriptions of the data file and of the observed target.
+_DATA_KEYS = frozenset({"row_indices", "normalisation", "data", "observed_target"})
+
+#: Other names for the format's keys, from the notation of the field and of other tools.
+_KEY_ALIASES = {
+    "epsilon": "eps",
+    "lambda": "spectrum",
+    "lambdas": "spectrum",
+    "eigenvalues": "spectrum",
+    "mu": "eigenvalue",
+    "step_size": "eta",
+    "stepsize": "eta",
+    "learning_rate": "eta",
+    "lr": "eta",
+    "N": "depth",
+    "r": "rank",
+    "init": "initialisation",
 }
 
+_REQUIRED_KEYS = ("depth", "alpha", "eta")
+_DATA_REQUIRED_KEYS = ("row_indices", "depth", "alpha", "eta")
 
-def _extra_keys(data: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Return keys outside the format, rejecting likely misspellings of known ones."""
+_NOISE_KEYS = ("spectral_norm", "seed", "kind", "rank")
+_NOISE_ALIASES = {"sigma": "spectral_norm", "norm": "spectral_norm"}
+
+
+def _check_keys(data: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
+    """Check the keys of an instance object and return the keys of the user's own (None when there are none)."""
+    is_data_kind = kind == "perturbed_low_rank_phase_from_data"
+    base = _DATA_REQUIRED_KEYS if is_data_kind else _REQUIRED_KEYS
+    required = base + tuple(key for key in _KIND_FIELDS.get(kind, ()) if key not in base)
+
+    owner = "instance"
+    if "id" in data:
+        owner += f" {data['id']!r}"
+    if kind != "instance":
+        owner += f" of kind {kind!r}"
+    check_keys(
+        owner,
+        data,
+        known=_KNOWN_KEYS | _DATA_KEYS if is_data_kind else _KNOWN_KEYS,
+        required=required,
+        aliases=_KEY_ALIASES,
+    )
+
     extra = {key: data[key] for key in data if key not in _KNOWN_KEYS}
-    for key in extra:
-        close = [known for known in _KNOWN_KEYS if known.rstrip("s") == key.rstrip("s") or known.replace("_", "") == key.replace("_", "")]
-        if close:
-            raise InvalidArgument(f"instance key {key!r} is not part of the format; did you mean {close[0]!r}?")
     return extra or None
+
+
+def _unknown_kind_message(kind: Any) -> str:
+    close = close_known_key(kind, KINDS) if isinstance(kind, str) else None
+    fix = f"did you mean {close!r}? The kinds are" if close else "use one of"
+    return f"kind = {kind!r} is unknown; {fix} {', '.join(KINDS)}."
+
+
+def _require_psd_flag(value: Any) -> bool:
+    """Return the ``require_psd`` key of an instance file, which must be a JSON boolean."""
+    if not isinstance(value, bool):
+        raise InvalidArgument(
+            f"require_psd = {value!r} is invalid: it must be true or false (a JSON boolean, without quotes); "
+            f"write \"require_psd\": false to accept an indefinite ground truth."
+        )
+    return value
 
 
 def load_instance(path: str | Path, *, data_dir: str | Path | None = None) -> Instance:
@@ -421,16 +515,26 @@ def load_instance(path: str | Path, *, data_dir: str | Path | None = None) -> In
     Raises
     ------
     InvalidArgument
-        If the file is missing, is not valid JSON, or holds an invalid instance;
-        the message names the file.
+        If the file is missing, is not UTF-8 text, is not valid JSON, or
+        contains an invalid instance.  The message names the file.
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InvalidArgument(f"instance file {str(path)!r} was not found; check the path.") from None
     except OSError as error:
         raise InvalidArgument(f"instance file {str(path)!r} could not be read ({error.strerror}); check its permissions.") from None
+
+    try:
+        # utf-8-sig also accepts the byte-order mark that some editors write at the start of UTF-8 files.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        utf16 = " (it starts with a UTF-16 byte-order mark)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise InvalidArgument(
+            f"instance file {str(path)!r} is not UTF-8 text{utf16}: byte {error.start} is {raw[error.start:error.start + 1]!r}; "
+            f"save it as UTF-8 JSON."
+        ) from None
 
     try:
         data = json.loads(text)
@@ -472,6 +576,10 @@ def generate_noise(n: int, spectral_norm: Any, seed: int = 0, kind: str = "symme
         Exact Fractions of the float64 entries, so the instance is reproducible.
     """
     norm = float(check_positive("spectral_norm", spectral_norm))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidArgument(f"noise seed = {seed!r} is invalid: it must be a non-negative integer; pass e.g. \"seed\": 0.")
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, (int, np.integer)) or not 1 <= rank <= n):
+        raise InvalidArgument(f"noise rank = {rank!r} is invalid: it must be an integer between 1 and n = {n}; pass e.g. \"rank\": 1.")
     generator = np.random.default_rng(seed)
 
     if kind == "symmetric":
@@ -502,28 +610,5 @@ def _to_array(matrix: Matrix) -> np.ndarray:
     return np.array([[float(entry) for entry in row] for row in matrix], dtype=np.float64)
 
 
-def _exact_string(value: Fraction) -> str:
-    """Write a Fraction as a terminating decimal when it is one, else as ``p/q``."""
-    denominator = value.denominator
-    twos = fives = 0
-    while denominator % 2 == 0:
-        denominator //= 2
-        twos += 1
-    while denominator % 5 == 0:
-        denominator //= 5
-        fives += 1
-    if denominator != 1:
-        return f"{value.numerator}/{value.denominator}"
-
-    digits = max(twos, fives)
-    scaled = value * 10**digits
-    text = str(abs(scaled.numerator)).rjust(digits + 1, "0")
-    sign = "-" if value < 0 else ""
-    if digits == 0:
-        return sign + text
-    whole, decimals = text[:-digits], text[-digits:].rstrip("0")
-    return sign + whole + ("." + decimals if decimals else "")
-
-
 def _matrix_strings(matrix: Matrix) -> list[list[str]]:
-    return [[_exact_string(entry) for entry in row] for row in matrix]
+    return [[exact_string(entry) for entry in row] for row in matrix]
