@@ -21,14 +21,15 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from numbers import Integral, Rational, Real
+from fractions import Fraction
+from numbers import Integral, Rational
 from typing import Any, Literal, Mapping, Sequence
 
 import mpmath
 import numpy as np
 
 from dmfverify.errors import InvalidArgument
-from dmfverify.validation import check_depth, check_positive
+from dmfverify.validation import _check_magnitude, check_depth, check_positive, exact_string, to_fraction
 
 __all__ = ["Initialisation", "INITIALISATION_KINDS", "Arithmetic"]
 
@@ -52,16 +53,22 @@ class Initialisation:
     ----------
     kind : {"aligned", "gaussian", "orthogonal", "per_factor"}
         Which family of initial factors to build (table in the module docstring).
-    scale : float, optional
+    scale : number or str, optional
         Scale of the random kinds.  When omitted, ``alpha`` passed to
         :meth:`factors` is the scale.  Not accepted for the deterministic kinds.
+        Stored as the nearest float64, the arithmetic in which the random
+        factors are drawn.
     seed : int, optional
         Seed of ``numpy.random.default_rng`` for the random kinds.  When omitted,
         a fresh seed is drawn and stored in the instance.  Ignored (and kept as
         ``None``) for the deterministic kinds.
-    scales : sequence of float, optional
+    scales : sequence of numbers or str, optional
         One positive scale per factor, ``scales[j-1]`` for ``W_j``.  Required by
-        ``"per_factor"`` and rejected by every other kind.
+        ``"per_factor"`` and rejected by every other kind.  Stored exactly as
+        Fractions, so ``"0.1"`` is one tenth in the mpmath arithmetic.
+
+    Numbers may be decimal strings (``"0.05"``) or fractions (``"1/20"``), as
+    everywhere in an instance file.
 
     Raises
     ------
@@ -76,6 +83,8 @@ class Initialisation:
     [[[0.5, 0.0], [0.0, 0.5]], [[0.5, 0.0], [0.0, 0.5]]]
     >>> Initialisation("gaussian", scale=0.1, seed=7).to_dict()
     {'kind': 'gaussian', 'scale': 0.1, 'seed': 7}
+    >>> Initialisation("per_factor", scales=["0.05", "1/3"]).scales
+    (Fraction(1, 20), Fraction(1, 3))
     >>> Initialisation("uniform")
     Traceback (most recent call last):
     ...
@@ -85,7 +94,7 @@ class Initialisation:
     kind: str
     scale: float | None = None
     seed: int | None = None
-    scales: tuple[float, ...] | None = None
+    scales: tuple[Fraction, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in INITIALISATION_KINDS:
@@ -98,7 +107,7 @@ class Initialisation:
                     f"scale = {self.scale!r} is not accepted by the {self.kind!r} initialisation; "
                     f"{'alpha sets its scale' if self.kind == 'aligned' else 'give one scale per factor in scales'}."
                 )
-            object.__setattr__(self, "scale", _positive_float("scale", self.scale))
+            object.__setattr__(self, "scale", float(_positive_number("scale", self.scale)))
 
         if self.scales is not None:
             if self.kind != "per_factor":
@@ -131,10 +140,16 @@ class Initialisation:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form: the kind and every option that is set.
 
+        A per-factor scale that is a float64 value is written as a float, any
+        other as an exact decimal or fraction string, so the JSON form reads
+        back to the same Fractions.
+
         Examples
         --------
         >>> Initialisation("per_factor", scales=[0.5, 0.25]).to_dict()
         {'kind': 'per_factor', 'scales': [0.5, 0.25]}
+        >>> Initialisation("per_factor", scales=["0.1", "1/3"]).to_dict()
+        {'kind': 'per_factor', 'scales': ['0.1', '1/3']}
         """
         data: dict[str, Any] = {"kind": self.kind}
         if self.scale is not None:
@@ -142,7 +157,7 @@ class Initialisation:
         if self.seed is not None:
             data["seed"] = self.seed
         if self.scales is not None:
-            data["scales"] = list(self.scales)
+            data["scales"] = [_json_number(scale) for scale in self.scales]
         return data
 
     @classmethod
@@ -268,25 +283,34 @@ def _scaled_identity(n: int, scale: Any, arithmetic: Arithmetic) -> Any:
     return value * mpmath.eye(n)
 
 
-def _positive_float(name: str, value: Any) -> float:
-    """Return a finite positive float or raise InvalidArgument naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (Real, np.floating, np.integer)):
-        raise InvalidArgument(f"{name} = {value!r} is invalid: it must be a finite number > 0; pass a positive float such as 0.1.")
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidArgument(f"{name} = {value!r} is invalid: it must be a finite number > 0; pass a positive float such as 0.1.")
+def _positive_number(name: str, value: Any) -> Fraction:
+    """Return a finite positive number (a number, a decimal string or a fraction) exactly, or raise InvalidArgument."""
+    message = f"{name} = {value!r} is invalid: it must be a finite number > 0; pass a positive number such as 0.1 or \"0.1\"."
+    try:
+        number = to_fraction(name, value)
+    except InvalidArgument:
+        raise InvalidArgument(message) from None
+    if number <= 0:
+        raise InvalidArgument(message)
+    _check_magnitude(name, number)
     return number
 
 
-def _scale_tuple(values: Any) -> tuple[float, ...]:
-    """Validate the per-factor scales and return them as a tuple of floats."""
+def _json_number(value: Fraction) -> float | str:
+    """Write a float64 value as a float and any other value as an exact string."""
+    as_float = float(value)
+    return as_float if Fraction(as_float) == value else exact_string(value)
+
+
+def _scale_tuple(values: Any) -> tuple[Fraction, ...]:
+    """Validate the per-factor scales and return them as a tuple of Fractions."""
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
         raise InvalidArgument(f"scales = {values!r} is invalid: it must be a sequence of positive numbers, one per factor.")
     if len(values) < 2:
         raise InvalidArgument(
             f"scales = {list(values)!r} has {len(values)} entries; deep matrix factorization needs at least 2 factors, so give 2 or more scales."
         )
-    return tuple(_positive_float(f"scales[{index}]", value) for index, value in enumerate(values))
+    return tuple(_positive_number(f"scales[{index}]", value) for index, value in enumerate(values))
 
 
 def _seed(name: str, value: Any) -> int:
