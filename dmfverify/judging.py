@@ -252,9 +252,11 @@ class _Undecidable(Exception):
 
 def _settle(check: _Check, outcome: Outcome, observed, bound, relation: str, note: str = "") -> None:
     check.outcome = outcome
-    observed_value = float(observed)
-    bound_value = float(bound)
-    check.margin = bound_value - observed_value if relation == "<=" else observed_value - bound_value
+
+    # The difference is taken before rounding to float, so a margin of 1e-20 on values near 1 is not shown as 0.
+    with mpmath.workdps(60):
+        difference = _as_mpf(bound) - _as_mpf(observed)
+    check.margin = float(difference if relation == "<=" else -difference)
     check.tightness = _tightness(observed, bound)
     check.reason = note or f"observed {_show(observed)} {'<=' if relation == '<=' else '>='} bound {_show(bound)}" if outcome is Outcome.HOLDS else (
         note or f"observed {_show(observed)} {'>' if relation == '<=' else '<'} bound {_show(bound)}"
