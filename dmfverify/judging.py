@@ -46,7 +46,7 @@ class _Check:
 def _judge(item: _Check, run: ScalarRun, context: Context) -> None:
     claim = item.claim
     if isinstance(claim, HittingTimeBound):
-        _judge_hitting(item, run)
+        _judge_hitting(item, run, context)
     elif isinstance(claim, WindowBound):
         _judge_window(item, run)
     elif isinstance(claim, StepValueBound):
@@ -58,12 +58,18 @@ def _judge(item: _Check, run: ScalarRun, context: Context) -> None:
         _judge_observable(item, run, context)
 
 
-def _judge_hitting(check: _Check, run: ScalarRun) -> None:
+def _judge_hitting(check: _Check, run: ScalarRun, context: Context) -> None:
     claim = check.claim
     # A higher level is reached later: the earliest step uses the lowest possible level, the latest the highest.
     earliest, _ = run.hitting_time(check.index - 1, check.level)
     _, latest = run.hitting_time(check.index - 1, check.level_high)
     bound, error = check.bound, check.bound_error
+
+    # A rational bound of exact inputs is compared exactly with the integer step counts.
+    exact_bound = _exact_bound(claim.bound, check, context)
+    if exact_bound is not None:
+        bound, error = exact_bound, Fraction(0)
+        check.extra["exact_bound"] = True
     horizon = run.horizon
     check.observed = _range_text(earliest, latest, horizon)
 
@@ -88,6 +94,8 @@ def _judge_hitting(check: _Check, run: ScalarRun) -> None:
             _settle(check, Outcome.VIOLATED, latest, bound, ">=")
         else:
             _undecided(check, f"hitting time range {check.observed} against bound {_show(bound)}")
+    if check.extra.get("exact_bound") and check.outcome is not Outcome.INCONCLUSIVE:
+        check.reason = f"{check.reason}, compared exactly in rationals"
 
 
 def _judge_window(check: _Check, run: ScalarRun) -> None:
@@ -254,8 +262,11 @@ def _settle(check: _Check, outcome: Outcome, observed, bound, relation: str, not
     check.outcome = outcome
 
     # The difference is taken before rounding to float, so a margin of 1e-20 on values near 1 is not shown as 0.
-    with mpmath.workdps(60):
-        difference = _as_mpf(bound) - _as_mpf(observed)
+    if isinstance(bound, (Fraction, int)) and isinstance(observed, (Fraction, int)):
+        difference = Fraction(bound) - Fraction(observed)
+    else:
+        with mpmath.workdps(60):
+            difference = _as_mpf(bound) - _as_mpf(observed)
     check.margin = float(difference if relation == "<=" else -difference)
     check.tightness = _tightness(observed, bound)
     check.reason = note or f"observed {_show(observed)} {'<=' if relation == '<=' else '>='} bound {_show(bound)}" if outcome is Outcome.HOLDS else (

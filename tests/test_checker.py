@@ -284,3 +284,17 @@ def test_exact_observable_excess_violates():
     instance = Instance.create(spectrum=["1", "0.5"], noise=[["0.1", "0"], ["0", "-0.05"]], depth=2, alpha="0.01", eta="0.1")
 
     assert check(tight, instance)[0].verdict is Outcome.VIOLATED
+
+
+@pytest.mark.parametrize("offset, outcome", [(1, Outcome.HOLDS), (-1, Outcome.VIOLATED)])
+def test_exact_hitting_bound_decided(offset, outcome):
+    """The certified hitting time is 68; a rational bound 68 +- 10^-60 is decided exactly, beyond any rounding."""
+    bound = 68 + offset * sympy.Rational(1, 10**60)
+    theorem = Theorem(id="EXACT", title="t", status="conjecture", source="test", statement="T <= 68 +- 10^-60",
+                      claims=(HittingTimeBound("upper", level=u, relation="<=", bound=bound, over="first", levels="thresholds"),))
+    instance = Instance.create(spectrum=["1"], depth=2, alpha="0.1", eta="0.05", thresholds=["0.9"])
+    verdict = check(theorem, instance)[0]
+
+    assert verdict.verdict is outcome
+    assert verdict.margin == pytest.approx(offset * 1e-60)
+    assert "compared exactly" in verdict.reason
