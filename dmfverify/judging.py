@@ -4,8 +4,8 @@ Each judge compares what the run shows with the bound of one check and sets
 its outcome.  The run's values are rigorous enclosures; a bound carries the
 error estimate of :mod:`dmfverify.check_context`.  ``HOLDS`` and ``VIOLATED``
 are given only when the enclosure and the bound's error keep the comparison
-on one side; otherwise the check stays undecided, and the checker retries it
-at a higher precision or reports it ``INCONCLUSIVE``.
+on one side.  Otherwise the check stays undecided: the checker retries it at
+a higher precision or reports it ``INCONCLUSIVE``.
 """
 
 from __future__ import annotations
@@ -195,11 +195,13 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         # More precision cannot help here, so the checker does not escalate for this check.
         check.extra["no_escalation"] = True
         return
+
     bound, error = check.bound, check.bound_error
     check.extra["open_indices"] = enclosure.open_indices
     estimated = "not certified" in enclosure.note or "error estimate" in enclosure.note
     if estimated:
         check.extra["arithmetic"] = "estimated (not certified)"
+
     exact_bound = None if estimated else _exact_bound(claim.bound, check, context)
     if exact_bound is not None and isinstance(enclosure.low, Fraction) and isinstance(enclosure.high, Fraction):
         # Rational ends against a rational bound of exact inputs: compared exactly, an equality holds.
@@ -208,6 +210,7 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
         with mpmath.workdps(context.dps):
             # Round the ends outwards: rounding to nearest could move an exact equality past the bound.
             enclosure = Enclosure(_as_mpf(enclosure.low, "f"), _as_mpf(enclosure.high, "c"), enclosure.note)
+
     check.observed = float((enclosure.low + enclosure.high) / 2)
     if claim.relation == "<=":
         if enclosure.high <= bound - error:
@@ -223,6 +226,7 @@ def _judge_observable(check: _Check, run: ScalarRun | None, context: Context) ->
             _settle(check, Outcome.VIOLATED, enclosure.high, bound, ">=")
         else:
             _undecided(check, f"{claim.observable} in [{_show(enclosure.low)}, {_show(enclosure.high)}] against {_show(bound)}")
+
     if exact_bound is not None and bound is exact_bound:
         check.reason = f"{check.reason}, compared exactly in rationals"
     if estimated and check.outcome is Outcome.VIOLATED:
