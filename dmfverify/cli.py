@@ -124,6 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--theorems", action="append", default=[], help="also load theorem modules from this file or folder")
     replay.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     replay.add_argument("--max-bits", type=_integer(53), default=1024, help="precision cap of the certified enclosure (default 1024)")
+    replay.add_argument("--no-expected", action="store_true",
+                        help="skip comparing the 'expected' values of instance files with a fresh certified run (one scalar run per file)")
 
     diff = commands.add_parser("diff", help="compare two versions of a theorem module on a corpus of instances")
     diff.add_argument("old", help="theorem module file before the edit")
@@ -317,12 +319,13 @@ def _hunt(arguments) -> int:
 
 
 def _replay(arguments) -> int:
-    from dmfverify.replay import exit_code, render_replay, replay
+    from dmfverify.replay import exit_code, render_replay, replay, replay_expected
 
-    records = replay([Path(path) for path in arguments.paths], _theorems(arguments), theorem_ids=arguments.theorem,
-                     max_bits=arguments.max_bits)
-    print(render_replay(records, arguments.format))
-    return exit_code(records)
+    paths = [Path(path) for path in arguments.paths]
+    records = replay(paths, _theorems(arguments), theorem_ids=arguments.theorem, max_bits=arguments.max_bits)
+    expected = None if arguments.no_expected else replay_expected(paths)
+    print(render_replay(records, arguments.format, expected))
+    return exit_code(records, expected or ())
 
 
 def _diff(arguments) -> int:

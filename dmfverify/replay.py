@@ -18,8 +18,16 @@ values and verdicts side by side, the instances whose verdict changed, and,
 where both versions hold, which one is tighter.  With the same instance the observed value is the
 same for both versions, so the smaller margin belongs to the tighter bound.
 
-Exit codes follow ``dmfverify check``: 2 when a current verdict is ``ERROR``,
-1 when one is ``VIOLATED``, 0 otherwise.
+:func:`replay_expected` compares the ``expected`` block of each instance file
+(reference values computed independently of this package) with a fresh
+certified run, key by key (see :mod:`dmfverify.expected_values`), so that an
+edit to an engine that moves, say, ``learn_times`` shows up as well.
+
+Exit codes follow ``dmfverify check``: 2 when a current verdict is ``ERROR`` or
+an expected value could not be compared because its run failed, 1 when a
+verdict is ``VIOLATED`` or an expected value differs from the fresh run, 0
+otherwise.  Ties, undecided ranges and keys that are not compared leave the
+code unchanged.
 """
 
 from __future__ import annotations
@@ -36,12 +44,13 @@ from typing import Any, Iterable, Sequence
 
 from dmfverify.checker import CheckOptions, check
 from dmfverify.errors import InvalidArgument
+from dmfverify.expected_values import CERTIFIED_BITS, DIFFERS, ERROR, MATCHING, NOT_COMPARED, ExpectedComparison, comparison_rule, compare_expected
 from dmfverify.instance import Instance, load_instance
 from dmfverify.theorem import Theorem
 from dmfverify.theorem_loader import load_theorems
 from dmfverify.verdict import Outcome, Verdict
 
-__all__ = ["ReplayRecord", "DiffRow", "replay", "diff_theorems", "render_replay", "render_diff", "exit_code", "diff_exit_code",
+__all__ = ["ReplayRecord", "DiffRow", "replay", "replay_expected", "diff_theorems", "render_replay", "render_diff", "exit_code", "diff_exit_code",
            "instance_paths", "corpus_files", "instance_key", "violation_signature", "violation_score", "counterexample_record",
            "known_violations", "real_violations", "slug"]
 
@@ -321,6 +330,27 @@ def replay(paths: Sequence[str | Path], theorems: list[Theorem], *, theorem_ids:
     return records
 
 
+def replay_expected(paths: Sequence[str | Path], *, bits: int = CERTIFIED_BITS) -> list[ExpectedComparison]:
+    """Compare the ``expected`` block of every instance file with a fresh certified run.
+
+    Step counts must be equal, and a real value matches when it lies within a
+    relative :data:`~dmfverify.expected_values.RELATIVE_TOLERANCE` of its
+    certified enclosure.  Files without an ``expected`` block, such as
+    counterexample records, add nothing; a key without a fresh value is
+    returned as ``"not compared"``.  Each file with step counts to compare
+    costs one scalar run.
+
+    Raises
+    ------
+    InvalidArgument
+        If a path is missing or a file is not a valid instance.
+    """
+    comparisons = []
+    for path in instance_paths(paths):
+        comparisons += compare_expected(load_instance(path), path=path, bits=bits)
+    return comparisons
+
+
 # ----------------------------------------------------------------------- diff
 
 
@@ -423,15 +453,34 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header] + rows)
 
 
-def render_replay(records: list[ReplayRecord], format: str = "text") -> str:
-    """Render replay records as a text or Markdown table (stored and current side by side) or as JSON."""
+def render_replay(records: list[ReplayRecord], format: str = "text", expected: Sequence[ExpectedComparison] | None = None) -> str:
+    """Render replay records and expected-value comparisons as text or Markdown tables, or as JSON.
+
+    The claims table shows the stored and current verdicts side by side.  When
+    ``expected`` is non-empty a second table follows with one line per key of
+    each file's ``expected`` block.  JSON is an object ``{"claims": [...],
+    "expected": [...]}``, whose ``expected`` is null when the comparison was
+    skipped (``expected=None``).
+    """
     if format == "json":
-        return json.dumps([record.to_dict() for record in records], indent=1)
+        return json.dumps({"claims": [record.to_dict() for record in records],
+                           "expected": None if expected is None else [item.to_dict() for item in expected]}, indent=1)
+    markdown = format == "markdown"
     header = ["file", "theorem/claim", "stored", "stored margin", "now", "margin", "change"]
     rows = [[record.path.name, f"{record.theorem}/{record.claim}", record.stored_verdict or "-", _number(record.stored_margin),
              str(record.current.verdict), _number(record.current.margin), record.change()] for record in records]
     changed = sum(record.changed for record in records)
-    return _table(header, rows, format == "markdown") + f"\n\n{len(records)} claims replayed, {changed} changed since stored."
+    text = _table(header, rows, markdown) + f"\n\n{len(records)} claims replayed, {changed} changed since stored."
+    if not expected:
+        return text
+
+    table = [["-" if item.path is None else item.path.name, item.key, item.describe()] for item in expected]
+    compared = [item for item in expected if item.status != NOT_COMPARED]
+    counts = {status: sum(item.status == status for item in compared) for status in (MATCHING, DIFFERS, ERROR)}
+    summary = (f"{len(compared)} expected keys compared: {counts[MATCHING]} matching, {counts[DIFFERS]} differ, "
+               f"{len(compared) - sum(counts.values())} tied or undecided, {counts[ERROR]} failed.  "
+               f"{len(expected) - len(compared)} not compared.\n{comparison_rule(expected[0].bits)}")
+    return text + "\n\n" + _table(["file", "expected key", "result"], table, markdown) + "\n\n" + summary
 
 
 def render_diff(rows: list[DiffRow], format: str = "text") -> str:
@@ -469,9 +518,15 @@ def _code(outcomes: Iterable[Outcome]) -> int:
     return 0
 
 
-def exit_code(records: list[ReplayRecord]) -> int:
-    """Return 2 if a current verdict is ``ERROR``, 1 if one is ``VIOLATED``, else 0."""
-    return _code(record.current.verdict for record in records)
+def exit_code(records: list[ReplayRecord], expected: Iterable[ExpectedComparison] = ()) -> int:
+    """Return 2 if a current verdict is ``ERROR`` or an expected value's run failed, 1 if a verdict is ``VIOLATED`` or an expected value differs, else 0."""
+    statuses = {item.status for item in expected}
+    code = _code(record.current.verdict for record in records)
+    if ERROR in statuses:
+        return 2
+    if DIFFERS in statuses:
+        return max(code, 1)
+    return code
 
 
 def diff_exit_code(rows: list[DiffRow]) -> int:
