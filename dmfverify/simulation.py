@@ -183,15 +183,17 @@ def _observe_matrix(instance: Instance, levels, horizon: int, arithmetic: str, d
     run = run_matrix_gd(target, instance.depth, float(instance.eta) if arithmetic == "float64" else str(instance.eta),
                         instance.initialisation, float(instance.alpha) if arithmetic == "float64" else str(instance.alpha),
                         horizon, arithmetic=arithmetic, dps=dps, schedule="every")
-    if not run.symmetric:
+    result: dict[str, Any] = {"instance": instance.id, "engine": "matrix", "arithmetic": arithmetic, "horizon": horizon}
+
+    # A random or unbalanced start leaves W_N ... W_1 non-symmetric, so its eigenvalues may be complex:
+    # the levels are then compared with the singular values, which converge to the target's eigenvalues.
+    if run.symmetric:
+        eigenvalues = np.asarray(run.eigenvalues, dtype=float)
+    else:
         cause = ("its noise is not symmetric" if not instance.noise_is_symmetric
                  else f"the {instance.initialisation.kind!r} initialisation does not keep W_N ... W_1 symmetric")
-        raise InvalidArgument(
-            f"the product of instance {instance.id!r} is not symmetric ({cause}), so its eigenvalues and hitting times "
-            "are undefined; use run_matrix_gd from Python and read its singular values."
-        )
-    eigenvalues = np.asarray(run.eigenvalues, dtype=float)
-    result: dict[str, Any] = {"instance": instance.id, "engine": "matrix", "arithmetic": arithmetic, "horizon": horizon}
+        eigenvalues = np.asarray(run.singular_values, dtype=float)
+        result["observed_spectrum"] = f"singular values: the product is not symmetric ({cause})"
 
     def first(index: int, level: Fraction):
         hits = np.nonzero(eigenvalues[:, index] >= float(level))[0]

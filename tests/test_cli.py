@@ -160,3 +160,18 @@ def test_out_of_range_option_exits_two(arguments, fragment):
     assert result.returncode == 2
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_simulate_random_start_uses_singular_values(tmp_path):
+    """A Gaussian start leaves the product non-symmetric; the matrix engine then reads singular values."""
+    path = tmp_path / "gaussian.json"
+    path.write_text(json.dumps({"id": "gaussian", "kind": "noiseless_low_rank_phase", "depth": 3, "spectrum": ["1", "0.5", "0.1"],
+                                "alpha": "0.1", "eta": "0.1", "rank": 2, "eps": "0.05", "delta": "0.01",
+                                "initialisation": {"kind": "gaussian", "scale": "0.1", "seed": 0}}))
+    result = run("simulate", str(path), "--engine", "matrix", "--arithmetic", "float64", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    assert output["observed_spectrum"].startswith("singular values")
+    assert None not in output["learn_times"]
+    assert output["observed_T0"] == max(output["learn_times"])
