@@ -204,7 +204,8 @@ def _observe_matrix(instance: Instance, levels, horizon: int, arithmetic: str, d
     if instance.rank is not None:
         learn = [first(index, levels[index][-1]) for index in range(instance.rank)]
         leak = [first(index, levels[index][-1]) for index in range(instance.rank, instance.n)]
-        result["learn_times"] = learn
+        # The same key as the scalar engine: with noise the learn level is (1 - eps)(lambda_i - sigma).
+        result["learn_times" if instance.is_noiseless else "learn_times_to_(1-eps)(lambda_i-sigma)"] = learn
         result["leak_times"] = leak
         if learn and None not in learn:
             result["observed_T0"] = max(learn)

@@ -175,3 +175,14 @@ def test_simulate_random_start_uses_singular_values(tmp_path):
     assert output["observed_spectrum"].startswith("singular values")
     assert None not in output["learn_times"]
     assert output["observed_T0"] == max(output["learn_times"])
+
+
+def test_matrix_engine_uses_scalar_keys_under_noise():
+    case = read_case(CASES["perturbed-depth3-rank2"])
+    result = run("simulate", str(CASES["perturbed-depth3-rank2"]), "--engine", "matrix", "--arithmetic", "float64", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    key = "learn_times_to_(1-eps)(lambda_i-sigma)"
+    assert output[key] == case["expected"][key]
+
