@@ -1,4 +1,4 @@
-"""Divergence check and certification helpers shared by the scalar runners.
+"""The point iteration, divergence check and certification helpers shared by the scalar runners.
 
 The pure-Python and high-precision runners treat an iterate of
 ``x(k+1) = x(k) + eta x(k)^(N-1) (mu - x(k)^N)`` that is not finite or exceeds
@@ -30,6 +30,45 @@ __all__ = ["DIVERGENCE_LIMIT"]
 
 #: Iterates larger than this count as divergence.
 DIVERGENCE_LIMIT = 1e150
+
+
+def _iterate_point(x, mu_value, eta, level_values, horizon: int, snapshots: Sequence[int], mu, instance: Instance,
+                   isfinite) -> tuple[list, dict, int, bool]:
+    """Iterate the recurrence from ``x`` in one arithmetic (Python float or mpf at the caller's precision).
+
+    Returns the level-crossing events, the products at ``snapshots``, the last
+    step computed and whether the iterate stopped changing exactly (then every
+    later snapshot is that last product).  ``isfinite`` is the arithmetic's
+    finiteness test; a non-finite or too large iterate raises DivergenceError.
+    """
+    depth = instance.depth
+    wanted = set(snapshots)
+    events, snaps, previous = [], {}, None
+    last_step, stationary = horizon, False
+    for k in range(horizon + 1):
+        p = x**depth
+        reached = _count_reached(level_values, p)
+        if reached != previous:
+            events.append((k, reached, reached))
+            previous = reached
+        if k in wanted:
+            snaps[k] = p
+        if k == horizon:
+            break
+        following = x + eta * x ** (depth - 1) * (mu_value - p)
+        if not isfinite(following) or abs(following) > DIVERGENCE_LIMIT:
+            _raise_if_diverged(1, k + 1, mu, instance)
+        if following == x:
+            stationary, last_step = True, k
+            break
+        x = following
+
+    if stationary:
+        final = x**depth
+        for k in snapshots:
+            if k > last_step:
+                snaps[k] = final
+    return events, snaps, last_step, stationary
 
 
 def _raise_if_diverged(status: int, last_step: int, mu, instance: Instance) -> None:

@@ -23,13 +23,13 @@ from dmfverify.instance import Instance
 from dmfverify.regime import Regime
 from dmfverify.rounding import float_down, float_up
 from dmfverify.scalar_checks import (
-    DIVERGENCE_LIMIT,
     _exact_start,
+    _iterate_point,
     _fixed_point_enclosure,
     _raise_if_diverged,
     _regime_or_raise,
 )
-from dmfverify.scalar_records import EigenvalueRecord, SnapshotTable, _count_reached, _table
+from dmfverify.scalar_records import EigenvalueRecord, SnapshotTable, _table
 
 __all__ = ["MAX_EVENTS"]
 
@@ -40,33 +40,10 @@ MAX_EVENTS = 512
 
 def _run_python_float(mu, levels, instance: Instance, horizon: int, snapshots: list[int]) -> EigenvalueRecord:
     """Run the recurrence in Python floats (binary64), the reference for the compiled float64 kernel."""
-    depth = instance.depth
     mu_value, eta, x = float((mu[0] + mu[1]) / 2), float(instance.eta), float(instance.alpha)
     level_values = [float(level) for level in levels]
-    wanted = set(snapshots)
-    events, snaps, previous = [], {}, None
-    last_step, stationary = horizon, False
-    for k in range(horizon + 1):
-        p = x**depth
-        reached = _count_reached(level_values, p)
-        if reached != previous:
-            events.append((k, reached, reached))
-            previous = reached
-        if k in wanted:
-            snaps[k] = p
-        if k == horizon:
-            break
-        following = x + eta * x ** (depth - 1) * (mu_value - p)
-        if not math.isfinite(following) or abs(following) > DIVERGENCE_LIMIT:
-            _raise_if_diverged(1, k + 1, mu, instance)
-        if following == x:
-            stationary, last_step = True, k
-            break
-        x = following
-    if stationary:
-        for k in snapshots:
-            if k > last_step:
-                snaps[k] = x**depth
+    events, snaps, last_step, stationary = _iterate_point(x, mu_value, eta, level_values, horizon, snapshots, mu, instance,
+                                                          math.isfinite)
     return EigenvalueRecord(mu, tuple(levels), tuple(events), _table(snaps), last_step, stationary, True, Regime.NONE)
 
 

@@ -23,6 +23,7 @@ from dmfverify.rounding import mpfr_down, mpfr_up
 from dmfverify.scalar_checks import (
     DIVERGENCE_LIMIT,
     _exact_start,
+    _iterate_point,
     _fixed_point_enclosure,
     _raise_if_diverged,
     _regime_or_raise,
@@ -33,42 +34,13 @@ __all__: list[str] = []
 
 
 def _run_mpmath(mu, levels, instance: Instance, horizon: int, snapshots: list[int], dps: int) -> EigenvalueRecord:
-    depth = instance.depth
-    wanted = set(snapshots)
     with mpmath.workdps(dps):
         mu_value = _mpf((mu[0] + mu[1]) / 2)
         eta = _mpf(instance.eta)
         x = _mpf(instance.alpha)
         level_values = [_mpf(level) for level in levels]
-
-        events = []
-        snaps = {}
-        previous = None
-        last_step = horizon
-        stationary = False
-        for k in range(horizon + 1):
-            p = x**depth
-            reached = _count_reached(level_values, p)
-            if reached != previous:
-                events.append((k, reached, reached))
-                previous = reached
-            if k in wanted:
-                snaps[k] = p
-            if k == horizon:
-                break
-            following = x + eta * x ** (depth - 1) * (mu_value - p)
-            if not mpmath.isfinite(following) or abs(following) > DIVERGENCE_LIMIT:
-                _raise_if_diverged(1, k + 1, mu, instance)
-            if following == x:
-                stationary, last_step = True, k
-                break
-            x = following
-
-        if stationary:
-            final = x**depth
-            for k in snapshots:
-                if k > last_step:
-                    snaps[k] = final
+        events, snaps, last_step, stationary = _iterate_point(x, mu_value, eta, level_values, horizon, snapshots, mu, instance,
+                                                              mpmath.isfinite)
 
     return EigenvalueRecord(mu, tuple(levels), tuple(events), _table(snaps), last_step, stationary, True, Regime.NONE)
 
