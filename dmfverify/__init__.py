@@ -1,8 +1,8 @@
 """dmfverify: numerical checks of theorems on gradient descent in deep matrix factorization.
 
-The names most sessions need are importable from the package itself; they are
-loaded on first use, so ``import dmfverify`` stays cheap (the engines import
-numba and gmpy2).
+The most used names are importable from the package itself.  They are loaded
+on first use, so ``import dmfverify`` stays cheap although the engines import
+numba and gmpy2.
 
 >>> import dmfverify
 >>> instance = dmfverify.Instance.create(spectrum=["1"], depth=2, alpha="0.1", eta="0.1", thresholds=["0.5"])

@@ -1,6 +1,6 @@
 """The evaluation context of a check: inputs, their enclosures, and hypotheses.
 
-A :class:`Context` holds what a theorem's expressions may read on one instance:
+A :class:`Context` contains what a theorem's expressions may read on one instance:
 the exact parameters (``alpha``, ``eta``, ``N``, ``r``, ``eps``, ``delta``), the
 eigenvalues ``lambda_i`` of the ground truth and ``mu_i`` of the target with
 the radii of their rigorous enclosures, the noise size ``sigma`` with its
@@ -201,7 +201,7 @@ def _level_interval(expr, context: Context, scope: dict[str, Any]) -> tuple[Frac
     """Enclose a level whose value depends on inexact eigenvalues or on sigma.
 
     The level is evaluated with every eigenvalue and sigma shifted by their
-    enclosure radii in both directions; the extremes, widened by the
+    enclosure radii in both directions.  The extremes, widened by the
     evaluation error, enclose it when it depends monotonically on a common
     shift (true for the levels of the catalog: sums and maxima of eigenvalues,
     sigma and constants).

@@ -350,9 +350,9 @@ def estimate_hitting_time(u: RealLike, mu: RealLike, alpha: RealLike, eta: RealL
     Returns
     -------
     float
-        0.0 if ``u <= alpha^N`` (reached at step 0); ``math.inf`` if ``u >= mu``
-        (never reached from below); otherwise a finite value ``>= 0``, capped at
-        ``sys.float_info.max`` when it overflows a float.
+        0.0 if ``u <= alpha^N``, which is reached at step 0, and ``math.inf`` if
+        ``u >= mu``, which is never reached from below.  Otherwise a finite value
+        ``>= 0``, capped at ``sys.float_info.max`` when it overflows a float.
 
     Examples
     --------

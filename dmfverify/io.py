@@ -26,7 +26,7 @@ def atomic_write_text(path: Path, text: str, *, overwrite: bool = True) -> bool:
     Returns
     -------
     bool
-        True if ``path`` now holds ``text``, False if it existed and was kept.
+        True if ``path`` now contains ``text``, False if it existed and was kept.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

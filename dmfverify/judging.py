@@ -129,8 +129,8 @@ def _judge_window(check: _Check, run: ScalarRun) -> None:
         slack = (earliest - wide_stop) if earliest is not None else (run.horizon + 1 - wide_stop)
         observed, bound_value = earliest, wide_stop
         if earliest is not None and earliest < wide_start:
-            # The level was reached before the window (a trajectory falling from above it): the first
-            # hitting time says nothing about the window, so no margin in steps is reported.
+            # The level was reached before the window (a trajectory falling from above it), so the first
+            # hitting time gives no margin in steps for the window.
             slack, observed = None, None
 
     if wide is True:

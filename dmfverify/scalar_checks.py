@@ -42,7 +42,7 @@ def _iterate_point(x, mu_value, eta, level_values, horizon: int, snapshots: Sequ
     finiteness test; a non-finite or too large iterate raises DivergenceError.
     """
     depth = instance.depth
-    wanted = set(snapshots)
+    snapshot_steps = set(snapshots)
     events, snaps, previous = [], {}, None
     last_step, stationary = horizon, False
     for k in range(horizon + 1):
@@ -51,7 +51,7 @@ def _iterate_point(x, mu_value, eta, level_values, horizon: int, snapshots: Sequ
         if reached != previous:
             events.append((k, reached, reached))
             previous = reached
-        if k in wanted:
+        if k in snapshot_steps:
             snaps[k] = p
         if k == horizon:
             break

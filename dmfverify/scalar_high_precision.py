@@ -58,7 +58,7 @@ def _run_certified_mpfr(mu, levels, instance: Instance, horizon: int, snapshots:
     low, high = mpfr_down(instance.alpha, bits), mpfr_up(instance.alpha, bits)
     zero = gmpy2.mpfr(0)
     levels_q = [gmpy2.mpq(level.numerator, level.denominator) for level in levels]
-    wanted = set(snapshots)
+    snapshot_steps = set(snapshots)
 
     events = []
     snaps = {}
@@ -72,7 +72,7 @@ def _run_certified_mpfr(mu, levels, instance: Instance, horizon: int, snapshots:
         if state != previous:
             events.append((k, *state))
             previous = state
-        if k in wanted:
+        if k in snapshot_steps:
             snaps[k] = (p_lo, p_hi)
         if k == horizon:
             break

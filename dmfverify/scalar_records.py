@@ -104,7 +104,7 @@ class EigenvalueRecord:
         Last step simulated (the horizon unless the run stopped early).
     stationary : bool
         The iterate stopped changing exactly, so every step after ``last_step``
-        equals it and the last event holds forever.
+        equals it and the last event stays valid.
     complete : bool
         False when the event buffer overflowed: events after ``last_step`` were
         not recorded and nothing past it may be read.
